@@ -1,0 +1,108 @@
+"""``make run``: the whole suite on one machine — Kafka, then the five services and the gateway.
+
+Each service runs as ``python -m services.<name> --migrate`` on its fixed port with a SQLite file
+under ``.data/`` (or PostgreSQL where ``<SERVICE>_DATABASE_URL`` says so). Ctrl-C (or SIGTERM) stops
+every process this script started, the broker included if it started it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"identity": 8001, "catalogue": 8002, "mailbox": 8003, "payment": 8004, "routing": 8005}
+GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
+READY_TIMEOUT = 120.0
+
+
+def script(name: str, *args: str) -> int:
+    """Run a deploy/local script, returning its exit code."""
+    return subprocess.call(["bash", str(ROOT / "deploy" / "local" / f"{name}.sh"), *args])  # noqa: S603
+
+
+def uses_local_postgres() -> bool:
+    """Whether a service is configured for the local PostgreSQL cluster."""
+    return any("@127.0.0.1" in os.environ.get(f"{name.upper()}_DATABASE_URL", "") for name in SERVICES)
+
+
+def start(command: list[str]) -> subprocess.Popen[bytes]:
+    """Start one process of the suite with the repository on its import path."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+
+
+def ready(port: int) -> bool:
+    """Whether the process on `port` answers its readiness probe."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate every process, killing those that do not end within 15 s."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    """Start everything, report the URLs, and wait for Ctrl-C."""
+    kafka_was_running = script("kafka", "status") == 0
+    if script("kafka", "start") != 0:
+        return 1
+    if uses_local_postgres() and script("postgres", "start") != 0:
+        return 1
+    python = sys.executable
+    processes = [start([python, "-m", f"services.{name}", "--migrate"]) for name in SERVICES]
+    processes.append(start([python, "-m", "gateway"]))
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = {**SERVICES, "gateway": GATEWAY_PORT}
+        while pending and not stopping and time.monotonic() < deadline:
+            pending = {name: port for name, port in pending.items() if not ready(port)}
+            if any(p.poll() is not None for p in processes):
+                print("a process of the suite exited during start-up", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        if pending and not stopping:
+            print(f"not ready after {READY_TIMEOUT:.0f} s: {', '.join(pending)}", file=sys.stderr)
+        elif not stopping:
+            print(
+                f"\nBasisdienste is running.\n  gateway: http://127.0.0.1:{GATEWAY_PORT}\n"
+                f"  API docs: http://127.0.0.1:{GATEWAY_PORT}/docs\n  Ctrl-C stops everything.\n",
+                flush=True,
+            )
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        return 0 if stopping else 1
+    finally:
+        stop_all(processes)
+        if not kafka_was_running:
+            script("kafka", "stop")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

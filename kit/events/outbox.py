@@ -1,0 +1,74 @@
+"""The transactional outbox: an event is written in the same transaction as the change it announces.
+
+:func:`publish` inserts a row; the relay (:mod:`kit.events.relay`) later sends committed rows to
+Kafka. On PostgreSQL the insert also queues a ``NOTIFY``, delivered only when the transaction
+commits, so the relay wakes at once instead of waiting for its next poll.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Column, Index, Integer, String, Table, text
+from sqlalchemy import Uuid as UuidType
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.base import Event
+from kit.db import KIT_METADATA, JSONType, UTCDateTime, utcnow
+from kit.ids import uuid7
+from kit.telemetry.tracing import current_traceparent
+
+#: The channel the relay LISTENs on.
+NOTIFY_CHANNEL = "kit_outbox"
+
+outbox_table = Table(
+    "outbox",
+    KIT_METADATA,
+    Column("id", UuidType, primary_key=True, comment="= the CloudEvents id; UUIDv7, so it orders rows"),
+    Column("topic", String(249), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("subject", String(255), nullable=True),
+    Column("tenant", String(64), nullable=True),
+    Column("traceparent", String(64), nullable=True),
+    Column("payload", JSONType, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("sent_at", UTCDateTime, nullable=True),
+    # Only unsent rows are ever looked for; the partial index stays as small as the backlog.
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+    Index("ix_outbox_sent_at", "sent_at"),
+)
+
+
+def event_source(topic: str) -> str:
+    """The CloudEvents `source` of events on a topic: the publishing service, from the topic name."""
+    return "/basisdienste/" + topic.split(".", 1)[0]
+
+
+async def publish(session: AsyncSession, event: Event, *, tenant: str | None = None) -> uuid.UUID:
+    """Queue `event` in the caller's open transaction; it reaches Kafka only if that transaction commits.
+
+    Returns the event id (the CloudEvents ``id``), which consumers use to drop duplicates.
+    """
+    event_id = uuid7()
+    key = event.key()
+    await session.execute(
+        outbox_table.insert().values(
+            id=event_id,
+            topic=event.topic,
+            key=key,
+            type=event.event_type,
+            source=event_source(event.topic),
+            subject=key,
+            tenant=tenant,
+            traceparent=current_traceparent(),
+            payload=event.model_dump(mode="json"),
+            occurred_at=utcnow(),
+        )
+    )
+    if session.bind.dialect.name == "postgresql":
+        # Several NOTIFYs in one transaction are folded into one by PostgreSQL.
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    return event_id

@@ -1,0 +1,199 @@
+"""What every service process is made of, so that a service folder holds only its domain.
+
+A service describes itself in a :class:`ServiceSpec`; :func:`create_service_app` builds its FastAPI
+app (problem documents, request ids, body limit, telemetry, health, token checks, database, and —
+in the worker role — topics, the outbox relay and the event consumers), and :func:`main` is its
+``python -m services.<name>`` entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import MetaData
+
+from contracts.events.base import Event, dead_letter_topic
+from kit.auth import create_verifier, install_auth
+from kit.config import ServiceSettings
+from kit.db import KIT_METADATA, Database, migrate
+from kit.events import BrokerProbe, EventConsumer, Handler, OutboxRelay, ensure_topics
+from kit.http.body_limit import BodySizeLimitMiddleware
+from kit.http.problems import install_problem_handlers
+from kit.http.request_id import RequestIdMiddleware
+from kit.telemetry import setup_telemetry
+
+log = logging.getLogger(__name__)
+
+_WORKER_BACKOFF_MAX = 10.0
+
+
+class Role(enum.StrEnum):
+    """Which parts of a service a process runs (one image, scaled separately in Kubernetes)."""
+
+    API = "api"
+    WORKER = "worker"
+    ALL = "all"
+
+
+HandlerFactory = Callable[[ServiceSettings], Mapping[type[Event], Handler]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything the kit needs to know to run one service."""
+
+    name: str
+    title: str
+    description: str
+    settings_type: type[ServiceSettings]
+    migrations_dir: Path
+    metadata: MetaData
+    routers: Sequence[APIRouter] = ()
+    #: Topics this service publishes to (created at start-up).
+    publishes: Sequence[str] = ()
+    #: The event handlers of this service's consumer group.
+    handlers: HandlerFactory | None = None
+    version: str = "0.1.0"
+    openapi_tags: Sequence[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def all_metadata(self) -> list[MetaData]:
+        """The service's tables and the kit's (outbox, inbox, idempotency keys)."""
+        return [self.metadata, KIT_METADATA]
+
+
+def get_database(request: Request) -> Database:
+    """FastAPI dependency: the service's database."""
+    database: Database = request.app.state.database
+    return database
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role = Role.ALL) -> FastAPI:
+    """The FastAPI app of a service in the given role."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        workers: list[asyncio.Task[None]] = []
+        if role in (Role.WORKER, Role.ALL):
+            workers.append(asyncio.create_task(_run_workers(spec, settings, database, stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers:
+                await asyncio.wait(workers, timeout=15)
+            await broker.close()
+            await verifier.close()
+            await database.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version=spec.version,
+        lifespan=lifespan,
+        openapi_tags=list(spec.openapi_tags) or None,
+    )
+    database = Database(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+    broker = BrokerProbe(settings.kafka_bootstrap_servers)
+    verifier = create_verifier(settings)
+    app.state.settings = settings
+    app.state.database = database
+    install_problem_handlers(app)
+    install_auth(app, verifier)
+    setup_telemetry(app, settings, {"database": database.ping, "broker": broker.check}, engine=database.engine)
+    if role in (Role.API, Role.ALL):
+        for router in spec.routers:
+            app.include_router(router)
+    # Added last, so they wrap everything: the request id is set before anything logs.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def consumed_topics(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
+    """The topics this service's consumers read."""
+    handlers = spec.handlers(settings) if spec.handlers else {}
+    return sorted({model.topic for model in handlers})
+
+
+async def _run_workers(spec: ServiceSpec, settings: ServiceSettings, database: Database, stop: asyncio.Event) -> None:
+    handlers = spec.handlers(settings) if spec.handlers else {}
+    consumed = sorted({model.topic for model in handlers})
+    topics = [*spec.publishes, *consumed, *(dead_letter_topic(topic) for topic in consumed)]
+    if not await _ensure_topics_until_stopped(settings, topics, stop):
+        return
+    tasks = [
+        asyncio.create_task(
+            OutboxRelay(
+                database,
+                service=spec.name,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                batch_size=settings.relay_batch_size,
+                poll_interval=settings.relay_poll_interval,
+            ).run(stop)
+        )
+    ]
+    if handlers:
+        consumer = EventConsumer(
+            database,
+            service=spec.name,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            handlers=handlers,
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff=settings.consumer_retry_backoff,
+        )
+        tasks.append(asyncio.create_task(consumer.run(stop)))
+    await asyncio.gather(*tasks)
+
+
+async def _ensure_topics_until_stopped(settings: ServiceSettings, topics: Sequence[str], stop: asyncio.Event) -> bool:
+    # Kafka may come up after the service: keep trying instead of failing the start.
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                topics,
+                partitions=settings.kafka_topic_partitions,
+                replication_factor=settings.kafka_replication_factor,
+            )
+            return True
+        except Exception as error:
+            log.warning("cannot create topics yet", extra={"error": type(error).__name__})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            backoff = min(backoff * 2, _WORKER_BACKOFF_MAX)
+    return False
+
+
+def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``python -m services.<name>``: optionally migrate, then serve."""
+    parser = argparse.ArgumentParser(prog=f"python -m services.{spec.name}", description=spec.title)
+    parser.add_argument("--role", choices=[r.value for r in Role], default=Role.ALL.value)
+    parser.add_argument("--migrate", action="store_true", help="apply the database migrations first")
+    parser.add_argument("--migrate-only", action="store_true", help="apply the migrations and exit")
+    parser.add_argument("--host", help="override <PREFIX>HOST")
+    parser.add_argument("--port", type=int, help="override <PREFIX>PORT")
+    args = parser.parse_args(argv)
+    settings = spec.settings_type()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if args.migrate or args.migrate_only:
+        asyncio.run(migrate(settings.resolved_database_url(), spec.migrations_dir))
+        if args.migrate_only:
+            return
+    app = create_service_app(spec, settings, Role(args.role))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

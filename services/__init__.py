@@ -1,0 +1,1 @@
+"""The basic services, each an independent FastAPI service with its own database."""

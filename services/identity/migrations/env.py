@@ -1,0 +1,8 @@
+"""Alembic environment of the identity service: run by kit.db.migrate on a connection it passes in."""
+
+from alembic import context
+
+from kit.db import run_migrations_in_env
+from services.identity.app import SPEC
+
+run_migrations_in_env(context, SPEC.all_metadata)

@@ -1,0 +1,3 @@
+"""The payment service: online payment of fees bound to a submission, refunds and reconciliation
+(XBezahldienste).
+"""

@@ -45,7 +45,7 @@ run: bootstrap ## start Kafka and all six processes (SQLite under .data/ unless 
 lint: bootstrap ## ruff, mypy and the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kit contracts services gateway
+	$(VENV)/bin/mypy kit contracts services gateway tools bench
 	$(VENV)/bin/lint-imports
 
 format: bootstrap ## apply ruff's fixes and formatting

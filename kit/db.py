@@ -147,6 +147,9 @@ def _render_kit_types(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     # Migrations stay plain SQLAlchemy: they must not break when kit's Python types change.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and obj is JSONType:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False
 
 

@@ -23,10 +23,11 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import MetaData
 
 from contracts.events.base import Event, dead_letter_topic
-from kit.auth import create_verifier, install_auth
+from kit.auth import caller_scope, create_verifier, install_auth
 from kit.config import ServiceSettings
 from kit.db import KIT_METADATA, Database, migrate
 from kit.events import BrokerProbe, EventConsumer, Handler, OutboxRelay, ensure_topics
+from kit.http.idempotency import install_idempotency, purge_expired
 from kit.http.body_limit import BodySizeLimitMiddleware
 from kit.http.problems import install_problem_handlers
 from kit.http.request_id import RequestIdMiddleware
@@ -35,6 +36,7 @@ from kit.telemetry import setup_telemetry
 log = logging.getLogger(__name__)
 
 _WORKER_BACKOFF_MAX = 10.0
+_PURGE_INTERVAL = 300.0
 
 
 class Role(enum.StrEnum):
@@ -94,7 +96,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
             if workers:
                 await asyncio.wait(workers, timeout=15)
             await broker.close()
-            await verifier.close()
+            await verifier.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -111,6 +113,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
     app.state.database = database
     install_problem_handlers(app)
     install_auth(app, verifier)
+    install_idempotency(app, database.session, scope=caller_scope)
     setup_telemetry(app, settings, {"database": database.ping, "broker": broker.check}, engine=database.engine)
     if role in (Role.API, Role.ALL):
         for router in spec.routers:
@@ -154,7 +157,20 @@ async def _run_workers(spec: ServiceSpec, settings: ServiceSettings, database: D
             retry_backoff=settings.consumer_retry_backoff,
         )
         tasks.append(asyncio.create_task(consumer.run(stop)))
+    tasks.append(asyncio.create_task(_purge_idempotency_keys(database, stop)))
     await asyncio.gather(*tasks)
+
+
+async def _purge_idempotency_keys(database: Database, stop: asyncio.Event) -> None:
+    # Keys older than their 24 h lifetime are dead weight; a purge every few minutes keeps it small.
+    while not stop.is_set():
+        try:
+            async with database.session() as session, session.begin():
+                await purge_expired(session)
+        except Exception as error:
+            log.warning("cannot purge idempotency keys", extra={"error": type(error).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=_PURGE_INTERVAL)
 
 
 async def _ensure_topics_until_stopped(settings: ServiceSettings, topics: Sequence[str], stop: asyncio.Event) -> bool:

@@ -151,8 +151,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.check:
         stale = drift()
-        for path in stale:
-            print(f"out of date: {path} (run make contracts)", file=sys.stderr)
+        for name in stale:
+            print(f"out of date: {name} (run make contracts)", file=sys.stderr)
         return 1 if stale else 0
     for path, content in generated_files().items():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ async def publish(session: AsyncSession, event: Event, *, tenant: str | None = N
             occurred_at=utcnow(),
         )
     )
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         # Several NOTIFYs in one transaction are folded into one by PostgreSQL.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return event_id

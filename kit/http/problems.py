@@ -79,9 +79,7 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(
-        description="Stable URI identifying the kind of problem.", examples=[problem_type("not-found")]
-    )
+    type: str = Field(description="Stable URI identifying the kind of problem.", examples=[problem_type("not-found")])
     title: str = Field(description="Short summary of the kind of problem; the same for every occurrence.")
     status: int = Field(ge=100, le=599, description="The HTTP status code of this response.")
     detail: str | None = Field(default=None, description="Explanation specific to this occurrence.")
@@ -163,8 +161,13 @@ def _title_for(status: int) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem response and document the problem schemas.
 
-    Call it once in each app factory, before the app serves its first request.
+    Call it in each app factory, before the app serves its first request; calling it again is a no-op.
     """
+    if app.middleware_stack is not None:
+        raise RuntimeError("install_problem_handlers() must be called before the app starts")
+    if getattr(app.state, "problem_handlers_installed", False):
+        return
+    app.state.problem_handlers_installed = True
     app.add_exception_handler(ProblemError, _handle_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _handle_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)  # type: ignore[arg-type]
@@ -173,8 +176,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Errors of routes are caught innermost instead, so the 500 still passes through the other
     # middlewares (request id, telemetry) and is not re-raised to the server. add_middleware()
     # always inserts outermost, so appending keeps this one innermost whatever is added later.
-    if app.middleware_stack is not None:
-        raise RuntimeError("install_problem_handlers() must be called before the app starts")
     app.user_middleware.append(Middleware(UnexpectedErrorMiddleware))
     _document_problem_schemas(app)
 

@@ -1,0 +1,1 @@
+"""Benchmark of the event machinery: outbox relay vs. raw aiokafka, and commit-to-handler latency."""

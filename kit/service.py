@@ -27,8 +27,8 @@ from kit.auth import caller_scope, create_verifier, install_auth
 from kit.config import ServiceSettings
 from kit.db import KIT_METADATA, Database, migrate
 from kit.events import BrokerProbe, EventConsumer, Handler, OutboxRelay, ensure_topics
-from kit.http.idempotency import install_idempotency, purge_expired
 from kit.http.body_limit import BodySizeLimitMiddleware
+from kit.http.idempotency import install_idempotency, purge_expired
 from kit.http.problems import install_problem_handlers
 from kit.http.request_id import RequestIdMiddleware
 from kit.telemetry import setup_telemetry

@@ -125,6 +125,7 @@ def alembic_config(migrations_dir: Path) -> Config:
     """An Alembic configuration for one service's migration chain (no alembic.ini needed)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(migrations_dir / "versions"))
     return config
 

@@ -1,6 +1,7 @@
 """``python -m tools.migrations <service> "<message>"``: autogenerate the next migration of a service.
 
-The models are compared with a scratch SQLite database migrated to the current head; review the
+The models are compared with a scratch database on the local PostgreSQL cluster (the production
+database, so nothing PostgreSQL-specific is missed) migrated to the current head; review the
 generated file before committing it (autogenerate does not see everything, e.g. renames).
 """
 
@@ -9,14 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import tempfile
-from pathlib import Path
 
 from alembic import command
 from sqlalchemy.engine import Connection
 
 from kit.db import Database, alembic_config, migrate
 from kit.service import ServiceSpec
+from kit.testing import LocalInfrastructure
 
 
 def _spec(service: str) -> ServiceSpec:
@@ -27,8 +27,10 @@ def _spec(service: str) -> ServiceSpec:
 async def new_revision(service: str, message: str) -> None:
     """Write the next revision of `service`'s chain from the difference between models and head."""
     spec = _spec(service)
-    with tempfile.TemporaryDirectory() as scratch:
-        url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
+    infrastructure = LocalInfrastructure()
+    infrastructure.start_postgres()
+    url = await infrastructure.create_database(f"revision_{service}")
+    try:
         await migrate(url, spec.migrations_dir)
         config = alembic_config(spec.migrations_dir)
         database = Database(url)
@@ -43,6 +45,8 @@ async def new_revision(service: str, message: str) -> None:
                 await connection.run_sync(revise)
         finally:
             await database.dispose()
+    finally:
+        await infrastructure.drop_database(url)
 
 
 def main() -> None:

@@ -109,7 +109,7 @@ async def test_redelivered_events_are_skipped_by_the_inbox(clean_database, kafka
     await producer.start()
     try:  # every record a second time, as a relay that crashed before marking would send them
         for record in records:
-            await producer.send_and_wait(topic, value=record.value, key=record.key, headers=record.headers)
+            await producer.send_and_wait(topic, value=record.value, key=record.key, headers=list(record.headers))
     finally:
         await producer.stop()
     consumer = _consumer(clean_database, kafka_bootstrap, model)

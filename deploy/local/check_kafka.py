@@ -25,13 +25,13 @@ N_MESSAGES = 20
 PARTITIONS = 3
 
 
-class CheckFailed(Exception):
+class CheckFailedError(Exception):
     pass
 
 
 def expect(cond: bool, what: str) -> None:
     if not cond:
-        raise CheckFailed(what)
+        raise CheckFailedError(what)
 
 
 async def consume(topic: str, group: str, want: int, *, commit: bool) -> list:
@@ -105,7 +105,7 @@ async def run() -> None:
                 break
             await asyncio.sleep(0.2)
         else:
-            raise CheckFailed(f"topic {topic} not visible after creation")
+            raise CheckFailedError(f"topic {topic} not visible after creation")
         described = await admin.describe_topics([topic])
         expect(len(described[0]["partitions"]) == PARTITIONS, f"unexpected topic description {described}")
         print(f"  created topic with {PARTITIONS} partitions")
@@ -153,7 +153,7 @@ async def run() -> None:
     finally:
         try:
             await admin.delete_topics([topic])
-        except Exception as exc:  # noqa: BLE001 - cleanup only
+        except Exception as exc:
             print(f"  (could not delete {topic}: {exc!r})", file=sys.stderr)
         await admin.close()
 
@@ -164,7 +164,7 @@ def main() -> int:
     except ImportError as exc:
         print(f"check_kafka: FAILED: {exc} (pip install aiokafka)", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - any failure is a failed check
+    except Exception as exc:
         print(f"check_kafka: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print("check_kafka: OK")

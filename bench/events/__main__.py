@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import time
-import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.events.model import bench_event, payload
 from contracts.events.base import Event, dead_letter_topic
 from kit.db import KIT_METADATA, Database, utcnow
 from kit.events import CloudEvent, EventConsumer, OutboxRelay, ensure_topics, publish
@@ -27,29 +29,6 @@ from kit.events.outbox import event_source, outbox_table
 from kit.events.relay import create_producer
 from kit.ids import uuid7
 from kit.testing import LocalInfrastructure
-
-
-def bench_event(topic_name: str) -> type[Event]:
-    """An event model with a realistic payload size (about 300 bytes of JSON)."""
-
-    class SubmissionReceived(Event):
-        event_type: ClassVar[str] = f"de.basisdienste.bench.{topic_name}.received.v1"
-        topic: ClassVar[str] = topic_name
-        key_field: ClassVar[str] = "submission_id"
-
-        submission_id: uuid.UUID
-        leika_key: str = "99050012104000"
-        ars: str = "051110000000"
-        destination_id: uuid.UUID
-        tenant: str = "nrw"
-        note: str = "x" * 120
-
-    return SubmissionReceived
-
-
-def payload(model: type[Event]) -> Event:
-    """One event of the benchmark."""
-    return model(submission_id=uuid.uuid4(), destination_id=uuid.uuid4())
 
 
 async def raw_producer_throughput(bootstrap: str, model: type[Event], count: int) -> float:
@@ -79,35 +58,45 @@ async def raw_producer_throughput(bootstrap: str, model: type[Event], count: int
 
 
 async def relay_throughput(database: Database, bootstrap: str, model: type[Event], count: int) -> float:
-    """Events/s of the relay moving `count` committed outbox rows to Kafka."""
+    """Events/s of a running relay moving `count` committed outbox rows to Kafka."""
+    async with database.session() as session, session.begin():
+        await publish(session, payload(model), tenant="nrw")
+    stop = asyncio.Event()
+    relay = OutboxRelay(database, service="bench", bootstrap_servers=bootstrap, batch_size=1000)
+    task = asyncio.create_task(relay.run(stop))
+    await _wait_until_relayed(database)  # producer connected before the clock starts, as the raw peer's
     async with database.session() as session, session.begin():
         for _ in range(count):
             await publish(session, payload(model), tenant="nrw")
-    relay = OutboxRelay(database, service="bench", bootstrap_servers=bootstrap, batch_size=1000)
-    await relay.relay_batch()  # connect the producer before the clock starts, as the raw peer does
-    started = time.perf_counter()
-    while await relay.relay_batch():
-        pass
+        started = time.perf_counter()  # the commit below wakes the relay
+    await _wait_until_relayed(database)
     elapsed = time.perf_counter() - started
-    await relay.close()
-    async with database.session() as session:
-        unsent = await session.scalar(
-            select(func.count()).select_from(outbox_table).where(outbox_table.c.sent_at.is_(None))
-        )
-    assert unsent == 0
-    return (count - 1000) / elapsed
+    stop.set()
+    await task
+    return count / elapsed
+
+
+async def _wait_until_relayed(database: Database) -> None:
+    query = select(func.count()).select_from(outbox_table).where(outbox_table.c.sent_at.is_(None))
+    while True:
+        async with database.session() as session:
+            if not await session.scalar(query):
+                return
+        await asyncio.sleep(0.01)
 
 
 async def latency(database: Database, bootstrap: str, model: type[Event], rate: int, seconds: float) -> list[float]:
-    """Commit→handler latencies (ms) of events published at `rate` per second."""
-    committed: dict[str, float] = {}
+    """Commit-to-handler latencies (ms) of events published at `rate` per second.
+
+    The publisher is a process of its own, as a service's API is beside its worker; both sides take
+    their times from the same monotonic clock.
+    """
     handled: dict[str, float] = {}
     total = int(rate * seconds)
-
     all_handled = asyncio.Event()
 
     async def handler(_session: Any, _event: Any, envelope: CloudEvent) -> None:
-        handled.setdefault(envelope.id, time.perf_counter())
+        handled.setdefault(envelope.id, time.monotonic())
         if len(handled) >= total:
             all_handled.set()
 
@@ -118,18 +107,22 @@ async def latency(database: Database, bootstrap: str, model: type[Event], rate: 
     )
     tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(consumer.run(stop))]
     await asyncio.wait_for(consumer.assigned.wait(), timeout=60)
-    started = time.perf_counter()
-    for index in range(total):
-        delay = started + index / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with database.session() as session, session.begin():
-            event_id = await publish(session, payload(model))
-        committed[str(event_id)] = time.perf_counter()
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.events.publisher",
+        database.url,
+        model.topic,
+        str(rate),
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await publisher.communicate()
+    committed = json.loads(output)
     await asyncio.wait_for(all_handled.wait(), timeout=60)
     stop.set()
     await asyncio.gather(*tasks)
-    return [(handled[i] - committed[i]) * 1000 for i in committed]
+    return [(handled[event_id] - at) * 1000 for event_id, at in committed.items()]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -149,9 +149,17 @@ class EventConsumer:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
             if consumer.assignment():
                 self.assigned.set()
-            for partition, records in batches.items():
-                await self.handle_records(records)
-                await consumer.commit({partition: records[-1].offset + 1})
+            if not batches:
+                continue
+            # Partitions are independent: their batches are handled side by side (order holds
+            # within each), and all their offsets are committed in one request afterwards.
+            try:
+                async with asyncio.TaskGroup() as group:  # one failing partition stops the others
+                    for records in batches.values():
+                        group.create_task(self.handle_records(records))
+            except ExceptionGroup as failures:
+                raise failures.exceptions[0] from failures
+            await consumer.commit({partition: records[-1].offset + 1 for partition, records in batches.items()})
 
     async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Handle one partition's batch of records, in order."""

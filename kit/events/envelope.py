@@ -16,6 +16,8 @@ from typing import Any
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _MAX_ATTRIBUTE = 1024
 
@@ -40,21 +42,15 @@ class CloudEvent:
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """The record headers of binary content mode."""
-        headers = [
-            ("ce_specversion", SPEC_VERSION.encode()),
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_time", self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z").encode()),
-            ("content-type", CONTENT_TYPE.encode()),
-        ]
-        if self.subject is not None:
-            headers.append(("ce_subject", self.subject.encode()))
-        if self.tenant is not None:
-            headers.append(("ce_tenant", self.tenant.encode()))
-        if self.traceparent is not None:
-            headers.append(("ce_traceparent", self.traceparent.encode()))
-            headers.append(("traceparent", self.traceparent.encode()))
+        headers = binary_mode_headers(
+            id=self.id,
+            source=self.source,
+            type=self.type,
+            time=self.time,
+            subject=self.subject,
+            tenant=self.tenant,
+            traceparent=self.traceparent,
+        )
         headers.extend(self.extra_headers)
         return headers
 
@@ -88,6 +84,35 @@ class CloudEvent:
             tenant=attributes.get("ce_tenant"),
             traceparent=traceparent,
         )
+
+
+def binary_mode_headers(
+    *,
+    id: str,
+    source: str,
+    type: str,
+    time: dt.datetime,
+    subject: str | None,
+    tenant: str | None,
+    traceparent: str | None,
+) -> list[tuple[str, bytes]]:
+    """The ``ce_*`` record headers of one event (its data travels as the record value)."""
+    headers = [
+        ("ce_specversion", _SPEC_VERSION_BYTES),
+        ("ce_id", id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", type.encode()),
+        ("ce_time", time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z").encode()),
+        ("content-type", _CONTENT_TYPE_BYTES),
+    ]
+    if subject is not None:
+        headers.append(("ce_subject", subject.encode()))
+    if tenant is not None:
+        headers.append(("ce_tenant", tenant.encode()))
+    if traceparent is not None:
+        headers.append(("ce_traceparent", traceparent.encode()))
+        headers.append(("traceparent", traceparent.encode()))
+    return headers
 
 
 def _decode_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, Index, Integer, String, Table, text
+from sqlalchemy import Column, Index, Integer, String, Table, Text, text
 from sqlalchemy import Uuid as UuidType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.base import Event
-from kit.db import KIT_METADATA, JSONType, UTCDateTime, utcnow
+from kit.db import KIT_METADATA, UTCDateTime, utcnow
 from kit.ids import uuid7
 from kit.telemetry.tracing import current_traceparent
 
@@ -32,7 +32,8 @@ outbox_table = Table(
     Column("subject", String(255), nullable=True),
     Column("tenant", String(64), nullable=True),
     Column("traceparent", String(64), nullable=True),
-    Column("payload", JSONType, nullable=False),
+    # The record value exactly as it will be sent: the relay passes it on without parsing it.
+    Column("payload", Text, nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("sent_at", UTCDateTime, nullable=True),
@@ -47,6 +48,13 @@ def event_source(topic: str) -> str:
     return "/basisdienste/" + topic.split(".", 1)[0]
 
 
+# Built once: a statement with bound parameters is compiled once and cached, which matters on
+# the request path of every service that publishes.
+_INSERT = outbox_table.insert()
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+_NOTIFIED_IN = "kit.events.notified_in"
+
+
 async def publish(session: AsyncSession, event: Event, *, tenant: str | None = None) -> uuid.UUID:
     """Queue `event` in the caller's open transaction; it reaches Kafka only if that transaction commits.
 
@@ -55,20 +63,23 @@ async def publish(session: AsyncSession, event: Event, *, tenant: str | None = N
     event_id = uuid7()
     key = event.key()
     await session.execute(
-        outbox_table.insert().values(
-            id=event_id,
-            topic=event.topic,
-            key=key,
-            type=event.event_type,
-            source=event_source(event.topic),
-            subject=key,
-            tenant=tenant,
-            traceparent=current_traceparent(),
-            payload=event.model_dump(mode="json"),
-            occurred_at=utcnow(),
-        )
+        _INSERT,
+        {
+            "id": event_id,
+            "topic": event.topic,
+            "key": key,
+            "type": event.event_type,
+            "source": event_source(event.topic),
+            "subject": key,
+            "tenant": tenant,
+            "traceparent": current_traceparent(),
+            "payload": event.model_dump_json(),
+            "occurred_at": utcnow(),
+        },
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Several NOTIFYs in one transaction are folded into one by PostgreSQL.
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    transaction = session.get_transaction()
+    if session.get_bind().dialect.name == "postgresql" and session.info.get(_NOTIFIED_IN) is not transaction:
+        # One NOTIFY per transaction, delivered by PostgreSQL only when it commits.
+        await session.execute(_NOTIFY)
+        session.info[_NOTIFIED_IN] = transaction
     return event_id

@@ -12,21 +12,25 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import Database, utcnow
-from kit.events.envelope import CloudEvent
+from kit.events.envelope import binary_mode_headers
 from kit.events.outbox import NOTIFY_CHANNEL, outbox_table
 from kit.telemetry import metrics
-from kit.telemetry.tracing import start_producer_span, traceparent_of
+from kit.telemetry.tracing import start_producer_span
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 SENT_RETENTION = dt.timedelta(hours=1)
 _MAX_BACKOFF = 5.0
 _HOUSEKEEPING_EVERY = 60.0
+#: What a record is made of, in the order `_send_batches` unpacks it.
+_RELAYED_COLUMNS = [
+    outbox_table.c[name]
+    for name in ("id", "topic", "key", "type", "source", "subject", "tenant", "traceparent", "payload", "occurred_at")
+]
 
 
 def create_producer(bootstrap_servers: str, **overrides: Any) -> AIOKafkaProducer:
@@ -73,21 +82,33 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.after_send = after_send
         self._producer: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
         self._wakeup = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set; survives Kafka and database outages by backing off."""
+        """Relay until `stop` is set; survives Kafka and database outages by backing off.
+
+        On PostgreSQL the next batch is claimed while Kafka acknowledges the current one (SKIP
+        LOCKED keeps the two apart); it is sent only after the current one is marked, so one key's
+        events still leave in order, and after any failure the prefetched claim is dropped.
+        """
         backoff = 0.1
         next_housekeeping = 0.0
         loop = asyncio.get_running_loop()
+        prefetch: asyncio.Task[_Claim] | None = None
         try:
             while not stop.is_set():
                 # Cleared before the batch, so a NOTIFY arriving while it runs is not lost.
                 self._wakeup.clear()
                 try:
                     await self._ensure_listener()
-                    sent = await self.relay_batch()
+                    claim = await (prefetch or self._claim())
+                    prefetch = None
+                    sent = len(claim.rows)
+                    if sent == self.batch_size and self.database.is_postgresql:
+                        prefetch = asyncio.create_task(self._claim())
+                    await self._deliver(claim)
                     if loop.time() >= next_housekeeping:
                         await self.housekeeping()
                         next_housekeeping = loop.time() + _HOUSEKEEPING_EVERY
@@ -95,6 +116,8 @@ class OutboxRelay:
                 except Exception as error:
                     # Whatever failed — broker, database, or a bug — the rows stay unsent and the
                     # relay keeps trying: it must never die silently inside a running service.
+                    await _abandon(prefetch)
+                    prefetch = None
                     metrics.outbox_relay_errors_total.labels(service=self.service).inc()
                     expected = isinstance(error, KafkaError | OSError | SQLAlchemyError | asyncpg.PostgresError)
                     log.warning(
@@ -109,58 +132,92 @@ class OutboxRelay:
                 if sent < self.batch_size:
                     await self._wait_for_work(stop)
         finally:
+            await _abandon(prefetch)
             await self.close()
 
     async def relay_batch(self) -> int:
         """Send one batch of unsent rows, oldest first; return how many were sent."""
-        producer = await self._ensure_producer()
-        async with self.database.session() as session, session.begin():
-            query = (
-                select(outbox_table)
-                .where(outbox_table.c.sent_at.is_(None))
-                .order_by(outbox_table.c.id)
-                .limit(self.batch_size)
-            )
-            if self.database.is_postgresql:
-                query = query.with_for_update(skip_locked=True)
+        claim = await self._claim()
+        await self._deliver(claim)
+        return len(claim.rows)
+
+    async def _claim(self) -> _Claim:
+        """Open a transaction holding the oldest unsent rows (locked on PostgreSQL)."""
+        query = (
+            select(*_RELAYED_COLUMNS)
+            .where(outbox_table.c.sent_at.is_(None))
+            .order_by(outbox_table.c.id)
+            .limit(self.batch_size)
+        )
+        if self.database.is_postgresql:
+            query = query.with_for_update(skip_locked=True)
+        session = self.database.sessionmaker()
+        try:
+            await session.begin()
             rows = (await session.execute(query)).all()
-            if not rows:
-                return 0
-            deliveries = [await self._send(producer, row) for row in rows]
-            await asyncio.gather(*deliveries)
+        except BaseException:
+            await session.close()
+            raise
+        return _Claim(session, rows)
+
+    async def _deliver(self, claim: _Claim) -> None:
+        """Send the claimed rows, wait for Kafka's acknowledgement, mark them sent and commit."""
+        async with claim.session:
+            if not claim.rows:
+                return
+            producer = await self._ensure_producer()
+            # One span for the batch; each record carries the trace of the request that wrote it,
+            # so consumers continue that trace rather than the relay's.
+            with start_producer_span("outbox", None, {"messaging.batch.message_count": len(claim.rows)}):
+                await asyncio.gather(*await self._send_batches(producer, claim.rows))
             if self.after_send is not None:
-                self.after_send(rows)
-            await session.execute(
+                self.after_send(claim.rows)
+            await claim.session.execute(
                 update(outbox_table)
-                .where(outbox_table.c.id.in_([row.id for row in rows]))
+                .where(outbox_table.c.id.in_([row.id for row in claim.rows]))
                 .values(sent_at=utcnow(), attempts=outbox_table.c.attempts + 1)
             )
-        for topic in {row.topic for row in rows}:
-            metrics.outbox_relayed_total.labels(service=self.service, topic=topic).inc(
-                sum(1 for row in rows if row.topic == topic)
-            )
-        return len(rows)
+            await claim.session.commit()
+        for topic, count in Counter(row.topic for row in claim.rows).items():
+            metrics.outbox_relayed_total.labels(service=self.service, topic=topic).inc(count)
 
-    async def _send(self, producer: AIOKafkaProducer, row: Row[Any]) -> asyncio.Future[Any]:
-        with start_producer_span(
-            row.topic,
-            row.traceparent,
-            {"messaging.message.id": str(row.id), "messaging.kafka.message.key": row.key},
-        ) as span:
-            event = CloudEvent(
-                id=str(row.id),
-                source=row.source,
-                type=row.type,
-                data=row.payload,
-                time=row.occurred_at,
-                subject=row.subject,
-                tenant=row.tenant,
-                traceparent=traceparent_of(span),
+    async def _send_batches(self, producer: AIOKafkaProducer, rows: Sequence[Row[Any]]) -> list[asyncio.Future[Any]]:
+        """Hand `rows` to the producer as one record batch per partition, in order.
+
+        Building the batches here rather than sending record by record saves the producer's
+        per-record bookkeeping; partitions are chosen exactly as Kafka's default partitioner does
+        (murmur2 of the key), so an aggregate's events land where any Kafka client would put them.
+        """
+        batches: dict[tuple[str, int], list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+        partitions: dict[str, list[int]] = {}
+        for row in rows:
+            values: tuple[Any, ...] = tuple(row)
+            event_id, topic, key, type_, source, subject, tenant, traceparent, payload, occurred_at = values
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            key_bytes = key.encode()
+            partition = self._partitioner(key_bytes, partitions[topic], partitions[topic])
+            headers = binary_mode_headers(
+                id=str(event_id),
+                source=source,
+                type=type_,
+                time=occurred_at,
+                subject=subject,
+                tenant=tenant,
+                traceparent=traceparent,
             )
-            future: asyncio.Future[Any] = await producer.send(
-                row.topic, value=event.kafka_value(), key=row.key.encode(), headers=event.kafka_headers()
-            )
-            return future
+            batches.setdefault((topic, partition), []).append((key_bytes, payload.encode(), headers))
+        deliveries = []
+        for (topic, partition), records in batches.items():
+            batch = producer.create_batch()
+            for key_bytes, value, headers in records:
+                if batch.append(key=key_bytes, value=value, timestamp=None, headers=headers) is None:
+                    deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key_bytes, value=value, timestamp=None, headers=headers) is None:
+                        raise ValueError(f"an event on {topic} is larger than a Kafka batch")
+            deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+        return deliveries
 
     async def housekeeping(self) -> None:
         """Delete rows sent long ago and report the backlog."""
@@ -224,6 +281,24 @@ class OutboxRelay:
         finally:
             stop_wait.cancel()
             wake_wait.cancel()
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """Unsent rows and the open transaction that holds them."""
+
+    session: AsyncSession
+    rows: Sequence[Row[Any]]
+
+
+async def _abandon(prefetch: asyncio.Task[_Claim] | None) -> None:
+    # A claim that will not be delivered: release its rows (the transaction rolls back).
+    if prefetch is None:
+        return
+    prefetch.cancel()
+    await asyncio.wait([prefetch])  # unlike awaiting it, never raises the task's outcome here
+    if not prefetch.cancelled() and prefetch.exception() is None:
+        await prefetch.result().session.close()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:37:42.204608
+Create Date: 2026-11-23 19:53:12.029985
 """
 
 from collections.abc import Sequence
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=255), nullable=True),
     sa.Column('tenant', sa.String(length=64), nullable=True),
     sa.Column('traceparent', sa.String(length=64), nullable=True),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),

@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.db import Database, utcnow
 from kit.events.envelope import binary_mode_headers
 from kit.events.outbox import NOTIFY_CHANNEL, outbox_table
+from kit.events.partitioning import partition_for
 from kit.telemetry import metrics
 from kit.telemetry.tracing import start_producer_span
 
@@ -82,7 +82,6 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.after_send = after_send
         self._producer: AIOKafkaProducer | None = None
-        self._partitioner = DefaultPartitioner()
         self._wakeup = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -196,7 +195,7 @@ class OutboxRelay:
             if topic not in partitions:
                 partitions[topic] = sorted(await producer.partitions_for(topic))
             key_bytes = key.encode()
-            partition = self._partitioner(key_bytes, partitions[topic], partitions[topic])
+            partition = partition_for(key_bytes, partitions[topic])
             headers = binary_mode_headers(
                 id=str(event_id),
                 source=source,

@@ -14,6 +14,8 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.synced
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Use the machine's Python 3.11; never download an interpreter (only the package registries are reachable).
+export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help bootstrap infra infra-stop run test test-fast lint format contracts bench clean

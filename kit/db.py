@@ -166,6 +166,9 @@ async def migrate(url: str, migrations_dir: Path, revision: str = "head") -> Non
 
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Replicas started together with --migrate take turns; the later ones find nothing to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('kit.db.migrate'))"))
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 

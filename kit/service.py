@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from kit.auth import caller_scope, create_verifier, install_auth
 from kit.config import ServiceSettings
 from kit.db import KIT_METADATA, Database, migrate
 from kit.events import BrokerProbe, EventConsumer, Handler, OutboxRelay, ensure_topics
+from kit.events.consumer import purge_inbox
+from kit.events.relay import sleep_or_stop
 from kit.http.body_limit import BodySizeLimitMiddleware
 from kit.http.idempotency import install_idempotency, purge_expired
 from kit.http.problems import install_problem_handlers
@@ -86,15 +88,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        workers: list[asyncio.Task[None]] = []
-        if role in (Role.WORKER, Role.ALL):
-            workers.append(asyncio.create_task(_run_workers(spec, settings, database, stop)))
+        if workers is not None:
+            workers.start(stop)
         try:
             yield
         finally:
             stop.set()
-            if workers:
-                await asyncio.wait(workers, timeout=15)
+            if workers is not None:
+                await workers.wait_stopped(timeout=15)
             await broker.close()
             await verifier.aclose()
             await database.dispose()
@@ -111,10 +112,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
     verifier = create_verifier(settings)
     app.state.settings = settings
     app.state.database = database
+    workers = Workers(spec, settings, database) if role in (Role.WORKER, Role.ALL) else None
     install_problem_handlers(app)
     install_auth(app, verifier)
     install_idempotency(app, database.session, scope=caller_scope)
-    setup_telemetry(app, settings, {"database": database.ping, "broker": broker.check}, engine=database.engine)
+    checks: dict[str, Callable[[], Awaitable[None]]] = {"database": database.ping, "broker": broker.check}
+    if workers is not None:
+        checks["workers"] = workers.check
+    setup_telemetry(app, settings, checks, engine=database.engine)
     if role in (Role.API, Role.ALL):
         for router in spec.routers:
             app.include_router(router)
@@ -130,67 +135,101 @@ def consumed_topics(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
     return sorted({model.topic for model in handlers})
 
 
-async def _run_workers(spec: ServiceSpec, settings: ServiceSettings, database: Database, stop: asyncio.Event) -> None:
-    handlers = spec.handlers(settings) if spec.handlers else {}
-    consumed = sorted({model.topic for model in handlers})
-    topics = [*spec.publishes, *consumed, *(dead_letter_topic(topic) for topic in consumed)]
-    if not await _ensure_topics_until_stopped(settings, topics, stop):
-        return
-    tasks = [
-        asyncio.create_task(
+class Workers:
+    """The worker role of a service: its topics, outbox relay, consumers and housekeeping."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, database: Database) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.database = database
+        self.handlers = spec.handlers(settings) if spec.handlers else {}
+        self.topics_ready = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, stop: asyncio.Event) -> None:
+        """Start everything in the background until `stop` is set."""
+        self._task = asyncio.create_task(self._run(stop), name=f"{self.spec.name}-workers")
+        self._task.add_done_callback(self._report_failure)
+
+    async def check(self) -> None:
+        """Readiness: the topics exist and no worker has died."""
+        if self._task is not None and self._task.done():
+            raise RuntimeError("workers stopped")
+        if not self.topics_ready:
+            raise RuntimeError("topics not created yet")
+
+    async def wait_stopped(self, timeout: float) -> None:
+        """Give the workers `timeout` seconds to finish their batch, then cancel them."""
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait([self._task], timeout=timeout)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait([self._task])
+
+    def _report_failure(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("service workers died", exc_info=task.exception())
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        consumed = sorted({model.topic for model in self.handlers})
+        topics = [*self.spec.publishes, *consumed, *(dead_letter_topic(topic) for topic in consumed)]
+        if not await self._ensure_topics(topics, stop):
+            return
+        settings = self.settings
+        runners: list[Coroutine[Any, Any, None]] = [
             OutboxRelay(
-                database,
-                service=spec.name,
+                self.database,
+                service=self.spec.name,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 batch_size=settings.relay_batch_size,
                 poll_interval=settings.relay_poll_interval,
-            ).run(stop)
-        )
-    ]
-    if handlers:
-        consumer = EventConsumer(
-            database,
-            service=spec.name,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            handlers=handlers,
-            max_attempts=settings.consumer_max_attempts,
-            retry_backoff=settings.consumer_retry_backoff,
-        )
-        tasks.append(asyncio.create_task(consumer.run(stop)))
-    tasks.append(asyncio.create_task(_purge_idempotency_keys(database, stop)))
-    await asyncio.gather(*tasks)
-
-
-async def _purge_idempotency_keys(database: Database, stop: asyncio.Event) -> None:
-    # Keys older than their 24 h lifetime are dead weight; a purge every few minutes keeps it small.
-    while not stop.is_set():
-        try:
-            async with database.session() as session, session.begin():
-                await purge_expired(session)
-        except Exception as error:
-            log.warning("cannot purge idempotency keys", extra={"error": type(error).__name__})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=_PURGE_INTERVAL)
-
-
-async def _ensure_topics_until_stopped(settings: ServiceSettings, topics: Sequence[str], stop: asyncio.Event) -> bool:
-    # Kafka may come up after the service: keep trying instead of failing the start.
-    backoff = 0.5
-    while not stop.is_set():
-        try:
-            await ensure_topics(
-                settings.kafka_bootstrap_servers,
-                topics,
-                partitions=settings.kafka_topic_partitions,
-                replication_factor=settings.kafka_replication_factor,
+            ).run(stop),
+            self._housekeeping(stop),
+        ]
+        if self.handlers:
+            consumer = EventConsumer(
+                self.database,
+                service=self.spec.name,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                handlers=self.handlers,
+                max_attempts=settings.consumer_max_attempts,
+                retry_backoff=settings.consumer_retry_backoff,
             )
-            return True
-        except Exception as error:
-            log.warning("cannot create topics yet", extra={"error": type(error).__name__})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff)
-            backoff = min(backoff * 2, _WORKER_BACKOFF_MAX)
-    return False
+            runners.append(consumer.run(stop))
+        async with asyncio.TaskGroup() as group:
+            for runner in runners:
+                group.create_task(runner)
+
+    async def _ensure_topics(self, topics: Sequence[str], stop: asyncio.Event) -> bool:
+        # Kafka may come up after the service: keep trying instead of failing the start.
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await ensure_topics(
+                    self.settings.kafka_bootstrap_servers,
+                    topics,
+                    partitions=self.settings.kafka_topic_partitions,
+                    replication_factor=self.settings.kafka_replication_factor,
+                )
+                self.topics_ready = True
+                return True
+            except Exception as error:
+                log.warning("cannot create topics yet", extra={"error": type(error).__name__})
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, _WORKER_BACKOFF_MAX)
+        return False
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        # Expired idempotency keys and inbox rows no redelivery can need are dead weight.
+        while not stop.is_set():
+            try:
+                async with self.database.session() as session, session.begin():
+                    await purge_expired(session)
+                    await purge_inbox(session)
+            except Exception as error:
+                log.warning("housekeeping failed", extra={"error": type(error).__name__})
+            await sleep_or_stop(stop, _PURGE_INTERVAL)
 
 
 def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:

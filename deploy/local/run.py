@@ -16,8 +16,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"identity": 8001, "catalogue": 8002, "mailbox": 8003, "payment": 8004, "routing": 8005}
+DEFAULT_PORTS = {"identity": 8001, "catalogue": 8002, "mailbox": 8003, "payment": 8004, "routing": 8005}
+SERVICES = {name: int(os.environ.get(f"{name.upper()}_PORT", port)) for name, port in DEFAULT_PORTS.items()}
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
+LOCAL_HOSTS = ("@127.0.0.1", "@localhost")
 READY_TIMEOUT = 120.0
 
 
@@ -26,9 +28,14 @@ def script(name: str, *args: str) -> int:
     return subprocess.call(["bash", str(ROOT / "deploy" / "local" / f"{name}.sh"), *args])  # noqa: S603
 
 
-def uses_local_postgres() -> bool:
-    """Whether a service is configured for the local PostgreSQL cluster."""
-    return any("@127.0.0.1" in os.environ.get(f"{name.upper()}_DATABASE_URL", "") for name in SERVICES)
+def local_postgres_databases() -> list[str]:
+    """The databases on the local PostgreSQL cluster that services are configured to use."""
+    names = []
+    for name in SERVICES:
+        url = os.environ.get(f"{name.upper()}_DATABASE_URL", "")
+        if url.startswith("postgresql") and any(host in url for host in LOCAL_HOSTS):
+            names.append(url.rsplit("/", 1)[-1].split("?", 1)[0])
+    return names
 
 
 def start(command: list[str]) -> subprocess.Popen[bytes]:
@@ -62,23 +69,29 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     """Start everything, report the URLs, and wait for Ctrl-C."""
-    kafka_was_running = script("kafka", "status") == 0
-    if script("kafka", "start") != 0:
-        return 1
-    if uses_local_postgres() and script("postgres", "start") != 0:
-        return 1
-    python = sys.executable
-    processes = [start([python, "-m", f"services.{name}", "--migrate"]) for name in SERVICES]
-    processes.append(start([python, "-m", "gateway"]))
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    # Before anything starts, so that a Ctrl-C during start-up still stops what did start.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    kafka_was_running = script("kafka", "status") == 0
+    if script("kafka", "start") != 0:
+        return 1
+    databases = local_postgres_databases()
+    if databases and script("postgres", "start") != 0:
+        return 1
+    for database in databases:  # one database per service, created on demand
+        if script("postgres", "createdb", database) != 0:
+            return 1
+    python = sys.executable
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        processes.extend(start([python, "-m", f"services.{name}", "--migrate"]) for name in SERVICES)
+        processes.append(start([python, "-m", "gateway"]))
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {**SERVICES, "gateway": GATEWAY_PORT}
         while pending and not stopping and time.monotonic() < deadline:

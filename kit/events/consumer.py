@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -22,17 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import Column, String, Table, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy import Column, String, Table, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.base import Event, dead_letter_topic
 from kit.db import KIT_METADATA, Database, UTCDateTime, utcnow
 from kit.events.envelope import CloudEvent, InvalidEnvelopeError
-from kit.events.relay import create_producer
+from kit.events.relay import close_producer, create_producer, sleep_or_stop
 from kit.telemetry import metrics
 from kit.telemetry.tracing import start_consumer_span
 
@@ -47,8 +50,19 @@ inbox_table = Table(
     Column("consumer", String(128), primary_key=True),
     Column("event_id", String(255), primary_key=True),
     Column("topic", String(249), nullable=False),
-    Column("handled_at", UTCDateTime, nullable=False),
+    Column("handled_at", UTCDateTime, nullable=False, index=True),
 )
+
+#: Inbox rows are kept longer than any topic keeps a record (Kafka's default retention is 7 days):
+#: an event older than this cannot be redelivered.
+INBOX_RETENTION = dt.timedelta(days=14)
+
+
+async def purge_inbox(session: AsyncSession, older_than: dt.timedelta = INBOX_RETENTION) -> int:
+    """Delete inbox rows of events handled longer ago than any redelivery can come; returns how many."""
+    result = await session.execute(delete(inbox_table).where(inbox_table.c.handled_at < utcnow() - older_than))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
 
 _MAX_ERROR_HEADER = 1000
 _MAX_BACKOFF = 5.0
@@ -107,6 +121,13 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, recovering from outages by restarting from committed offsets."""
+        try:
+            await self._run(stop)
+        finally:
+            await close_producer(self._dlq_producer)
+            self._dlq_producer = None
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():
             consumer = self._create_consumer()
@@ -123,14 +144,12 @@ class EventConsumer:
                     exc_info=not expected,
                     extra={"group": self.group_id, "error": type(error.__cause__ or error).__name__},
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
             finally:
                 self.assigned.clear()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(consumer.stop(), timeout=10)
-        await self._close_dlq_producer()
 
     def _create_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -159,7 +178,19 @@ class EventConsumer:
                         group.create_task(self.handle_records(records))
             except ExceptionGroup as failures:
                 raise failures.exceptions[0] from failures
-            await consumer.commit({partition: records[-1].offset + 1 for partition, records in batches.items()})
+            await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in batches.items()})
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        # A partition taken away by a rebalance meanwhile is not ours to commit: its new owner
+        # gets the records again and the inbox drops them. That is no reason to leave the group.
+        assigned = consumer.assignment()
+        owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as error:
+            log.info("offsets not committed after a rebalance", extra={"error": type(error).__name__})
 
     async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Handle one partition's batch of records, in order."""
@@ -191,8 +222,8 @@ class EventConsumer:
         model, handler = known
         try:
             event = model.model_validate(envelope.data)
-        except ValidationError as error:
-            await self._dead_letter(record, error, attempts=1)
+        except Exception as error:  # a validator may raise anything; retrying cannot fix the data
+            await self._dead_letter(record, error, attempts=1, event_id=envelope.id)
             return None
         return _Delivery(record, envelope, event, handler)
 
@@ -210,13 +241,19 @@ class EventConsumer:
                         )
                     ).all()
                 )
-                fresh = [d for d in deliveries if d.envelope.id not in seen]
+                fresh = []
+                for delivery in deliveries:  # a crashed relay's resend often arrives in the same poll
+                    if delivery.envelope.id not in seen:
+                        seen.add(delivery.envelope.id)
+                        fresh.append(delivery)
                 for delivery in fresh:
                     await self._run_handler(session, delivery)
                 if fresh:
-                    await session.execute(inbox_table.insert(), [self._inbox_row(d) for d in fresh])
+                    await session.execute(
+                        inbox_table.insert(), [self._inbox_row(d.record, d.envelope.id) for d in fresh]
+                    )
         except Exception as error:
-            if is_infrastructure_error(error):
+            if await self._is_outage(error):
                 raise InfrastructureError from error
             return False
         self._count(deliveries, fresh, started)
@@ -228,14 +265,14 @@ class EventConsumer:
             try:
                 handled = await self._handle_alone(delivery)
             except Exception as error:
-                if is_infrastructure_error(error):
+                if await self._is_outage(error):
                     raise InfrastructureError from error
                 log.warning(
                     "event handler failed",
                     extra={"event_id": delivery.envelope.id, "attempt": attempt, "error": type(error).__name__},
                 )
                 if attempt == self.max_attempts:
-                    await self._dead_letter(delivery.record, error, attempts=attempt)
+                    await self._dead_letter(delivery.record, error, attempts=attempt, event_id=delivery.envelope.id)
                     return
                 metrics.events_consumed_total.labels(
                     service=self.service, topic=delivery.record.topic, outcome="retried"
@@ -246,21 +283,35 @@ class EventConsumer:
             return
 
     async def _handle_alone(self, delivery: _Delivery) -> bool:
-        try:
-            async with self.database.session() as session, session.begin():
-                already = await session.scalar(
-                    select(inbox_table.c.event_id).where(
-                        inbox_table.c.consumer == self.group_id, inbox_table.c.event_id == delivery.envelope.id
-                    )
-                )
-                if already is not None:
-                    return False
-                await self._run_handler(session, delivery)
-                await session.execute(inbox_table.insert().values(**self._inbox_row(delivery)))
-        except IntegrityError:
-            # Another member of the group handled the same event concurrently (after a rebalance).
-            return False
+        async with self.database.session() as session, session.begin():
+            # The inbox row goes first: a conflict on it (and only on it) means "already handled";
+            # an IntegrityError from the handler's own writes is a handler failure like any other.
+            if not await self._claim_inbox(session, self._inbox_row(delivery.record, delivery.envelope.id)):
+                return False
+            await self._run_handler(session, delivery)
         return True
+
+    async def _claim_inbox(self, session: AsyncSession, row: dict[str, Any]) -> bool:
+        """Record an event id as handled; False when it already was."""
+        insert = postgresql_insert if self.database.is_postgresql else sqlite_insert
+        statement = insert(inbox_table).values(**row).on_conflict_do_nothing()
+        result = await session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _is_outage(self, error: BaseException) -> bool:
+        """Whether `error` came from the database being unreachable rather than from the handler.
+
+        An error that looks like an outage is checked against the database itself: a handler's own
+        timeout or a failing statement must count as an attempt, or its event would block the
+        partition for ever.
+        """
+        if not is_infrastructure_error(error):
+            return False
+        try:
+            await asyncio.wait_for(self.database.ping(), timeout=2)
+        except Exception:
+            return True
+        return False
 
     async def _run_handler(self, session: AsyncSession, delivery: _Delivery) -> None:
         record = delivery.record
@@ -276,13 +327,8 @@ class EventConsumer:
         ):
             await delivery.handler(session, delivery.event, delivery.envelope)
 
-    def _inbox_row(self, delivery: _Delivery) -> dict[str, Any]:
-        return {
-            "consumer": self.group_id,
-            "event_id": delivery.envelope.id,
-            "topic": delivery.record.topic,
-            "handled_at": utcnow(),
-        }
+    def _inbox_row(self, record: ConsumerRecord[bytes, bytes], event_id: str) -> dict[str, Any]:
+        return {"consumer": self.group_id, "event_id": event_id, "topic": record.topic, "handled_at": utcnow()}
 
     def _count(self, deliveries: Sequence[_Delivery], handled: Sequence[_Delivery], started: float) -> None:
         elapsed = time.perf_counter() - started
@@ -293,11 +339,18 @@ class EventConsumer:
             metrics.events_consumed_total.labels(service=self.service, topic=topic, outcome=outcome).inc()
             metrics.event_handling_seconds.labels(service=self.service, topic=topic).observe(elapsed / len(deliveries))
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int) -> None:
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        error: BaseException,
+        *,
+        attempts: int,
+        event_id: str | None = None,
+    ) -> None:
         headers = [(name, value) for name, value in (record.headers or ()) if not name.startswith("dlq_")]
         headers += [
             ("dlq_error_type", type(error).__name__.encode()),
-            ("dlq_error_message", str(error)[:_MAX_ERROR_HEADER].encode("utf-8", "replace")),
+            ("dlq_error_message", describe_error(error)),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
@@ -310,13 +363,26 @@ class EventConsumer:
                 dead_letter_topic(record.topic), value=record.value, key=record.key, headers=headers
             )
         except KafkaError as send_error:
-            await self._close_dlq_producer()
+            await close_producer(producer)
+            self._dlq_producer = None
             raise InfrastructureError from send_error
+        if event_id is not None:
+            await self._remember_dead_letter(record, event_id)
         log.error(
             "event dead-lettered",
             extra={"topic": record.topic, "offset": record.offset, "error": type(error).__name__},
         )
         metrics.events_consumed_total.labels(service=self.service, topic=record.topic, outcome="dead_lettered").inc()
+
+    async def _remember_dead_letter(self, record: ConsumerRecord[bytes, bytes], event_id: str) -> None:
+        # In the inbox too, so that a redelivery after a rebalance is not retried and dead-lettered twice.
+        try:
+            async with self.database.session() as session, session.begin():
+                await self._claim_inbox(session, self._inbox_row(record, event_id))
+        except Exception as error:
+            if await self._is_outage(error):
+                raise InfrastructureError from error
+            raise
 
     async def _ensure_dlq_producer(self) -> AIOKafkaProducer:
         if self._dlq_producer is None:
@@ -324,14 +390,25 @@ class EventConsumer:
             try:
                 await producer.start()
             except KafkaError as error:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                await close_producer(producer)
                 raise InfrastructureError from error
             self._dlq_producer = producer
         return self._dlq_producer
 
-    async def _close_dlq_producer(self) -> None:
-        producer, self._dlq_producer = self._dlq_producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), timeout=5)
+
+def describe_error(error: BaseException) -> bytes:
+    """The error for the ``dlq_error_message`` header: no input values, no SQL, at most 1000 bytes.
+
+    Dead-letter topics are read by operators, so what an event contained (personal data) stays in
+    the record, not in the error text.
+    """
+    if isinstance(error, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors(include_input=False)
+        )
+    elif isinstance(error, DBAPIError):
+        text = f"database error {type(error.orig).__name__}"
+    else:
+        text = str(error)
+    return text.encode("utf-8", "replace")[:_MAX_ERROR_HEADER].decode("utf-8", "ignore").encode()

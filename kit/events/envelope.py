@@ -59,7 +59,7 @@ class CloudEvent:
         return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
     @classmethod
-    def from_kafka(cls, headers: Iterable[tuple[str, bytes]] | None, value: bytes | None) -> CloudEvent:
+    def from_kafka(cls, headers: Iterable[tuple[str, bytes | None]] | None, value: bytes | None) -> CloudEvent:
         """Parse a record, raising :class:`InvalidEnvelopeError` for anything malformed."""
         attributes = _decode_headers(headers or ())
         if attributes.get("ce_specversion") != SPEC_VERSION:
@@ -115,13 +115,17 @@ def binary_mode_headers(
     return headers
 
 
-def _decode_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+def _decode_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    # Only the envelope's own headers are read; others (baggage, the DLQ's) are not ours to judge.
     attributes: dict[str, str] = {}
     for name, raw in headers:
+        lowered = name.lower()
+        if raw is None or not (lowered.startswith("ce_") or lowered in ("content-type", "traceparent")):
+            continue
         if len(raw) > _MAX_ATTRIBUTE:
             raise InvalidEnvelopeError(f"header {name} is too long")
         try:
-            attributes[name.lower()] = raw.decode("utf-8")
+            attributes[lowered] = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise InvalidEnvelopeError(f"header {name} is not UTF-8") from error
     return attributes
@@ -132,7 +136,7 @@ def _decode_data(value: bytes | None) -> dict[str, Any]:
         raise InvalidEnvelopeError("empty data")
     try:
         data = json.loads(value)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidEnvelopeError("data is not JSON") from error
     if not isinstance(data, dict):
         raise InvalidEnvelopeError("data is not a JSON object")

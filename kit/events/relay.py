@@ -125,7 +125,7 @@ class OutboxRelay:
                         extra={"error": type(error).__name__},
                     )
                     await self._reset_producer()
-                    await _sleep_or_stop(stop, backoff)
+                    await sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF)
                     continue
                 if sent < self.batch_size:
@@ -241,8 +241,7 @@ class OutboxRelay:
             try:
                 await producer.start()
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                await close_producer(producer)
                 raise
             self._producer = producer
         return self._producer
@@ -250,9 +249,7 @@ class OutboxRelay:
     async def _reset_producer(self) -> None:
         # After a failed send an idempotent producer may hold an unusable sequence state: start anew.
         producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), timeout=5)
+        await close_producer(producer)
 
     async def _ensure_listener(self) -> None:
         if not self.database.is_postgresql:
@@ -260,11 +257,15 @@ class OutboxRelay:
         if self._listener is not None and not self._listener.is_closed():
             return
         url = make_url(self.database.url).set(drivername="postgresql")
+        connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
             await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        except Exception as error:
             # Polling still works without LISTEN; try again on the next round.
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
             log.info("outbox LISTEN unavailable, polling", extra={"error": type(error).__name__})
             return
         self._listener = connection
@@ -300,6 +301,14 @@ async def _abandon(prefetch: asyncio.Task[_Claim] | None) -> None:
         await prefetch.result().session.close()
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def close_producer(producer: AIOKafkaProducer | None) -> None:
+    """Stop a producer, giving up after 5 s (a dead broker must not hang a shutdown)."""
+    if producer is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), timeout=5)

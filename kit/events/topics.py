@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -21,8 +22,8 @@ async def ensure_topics(
     if not wanted:
         return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if not missing:
@@ -45,9 +46,14 @@ class BrokerProbe:
     def __init__(self, bootstrap_servers: str) -> None:
         self.bootstrap_servers = bootstrap_servers
         self._client: AIOKafkaClient | None = None
+        self._lock = asyncio.Lock()  # concurrent probes share one connection
 
     async def check(self) -> None:
         """Raise unless the cluster answers a metadata request."""
+        async with self._lock:
+            await self._check()
+
+    async def _check(self) -> None:
         if self._client is None:
             client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2_000)
             try:

@@ -24,3 +24,9 @@ def test_timestamp_is_unix_milliseconds() -> None:
     value = uuid7()
     after = time.time_ns() // 1_000_000
     assert before <= value.int >> 80 <= after
+
+
+def test_ids_made_in_the_same_millisecond_keep_their_order() -> None:
+    ids = [uuid7() for _ in range(20_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)

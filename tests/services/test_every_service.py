@@ -1,6 +1,7 @@
 """What every service has from the kit: migrations that match its models, health, metrics, OpenAPI,
 problem documents and request ids — checked for each of the five services."""
 
+import asyncio
 import importlib
 from pathlib import Path
 
@@ -49,9 +50,10 @@ async def test_service_is_live_ready_and_observable(infrastructure, kafka_bootst
         settings = spec.settings_type(database_url=url, kafka_bootstrap_servers=kafka_bootstrap)
         async with service_client(create_service_app(spec, settings, Role.ALL)) as client:
             assert (await client.get("/health/live")).status_code == 200
-            ready = await client.get("/health/ready")
-            assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            async with asyncio.timeout(30):  # the workers create their topics first
+                while (ready := await client.get("/health/ready")).status_code != 200:
+                    await asyncio.sleep(0.2)
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
             metrics = await client.get("/metrics")
             assert metrics.status_code == 200
             assert "http_server_requests_total" in metrics.text

@@ -94,3 +94,15 @@ def test_a_broken_traceparent_is_dropped_not_fatal() -> None:
     event = _event(traceparent=None)
     headers = [*event.kafka_headers(), ("traceparent", b"garbage")]
     assert CloudEvent.from_kafka(headers, event.kafka_value()).traceparent is None
+
+
+def test_foreign_and_empty_headers_are_ignored() -> None:
+    event = _event()
+    headers = [*event.kafka_headers(), ("baggage", b"x" * 5000), ("dlq_error_message", None)]
+    assert CloudEvent.from_kafka(headers, event.kafka_value()) == event  # type: ignore[arg-type]
+
+
+def test_deeply_nested_data_is_an_invalid_envelope_not_a_crash() -> None:
+    headers = [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"/s"), ("ce_type", b"t")]
+    with pytest.raises(InvalidEnvelopeError):
+        CloudEvent.from_kafka(headers, b"[" * 100_000 + b"]" * 100_000)

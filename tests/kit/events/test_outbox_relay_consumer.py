@@ -100,6 +100,27 @@ async def test_consumer_applies_each_event_once_in_order_per_key(clean_database,
     assert counts == dict.fromkeys(ids, 1)
 
 
+async def test_events_of_one_aggregate_arrive_in_the_order_they_were_written(
+    clean_database, kafka_bootstrap, topic
+) -> None:
+    model = await _topic_with_dlq(kafka_bootstrap, topic)
+    keys = [uuid.uuid4() for _ in range(5)]
+    async with clean_database.session() as session, session.begin():  # many events per key, one transaction
+        for step in range(40):
+            for key in keys:
+                await publish(session, model(widget_id=key, name=f"step{step:02d}"))
+    async with (
+        TopicWatcher(kafka_bootstrap, topic) as watcher,
+        running(
+            _relay(clean_database, kafka_bootstrap, batch_size=7)  # small batches: many claims in flight
+        ),
+    ):
+        records = await watcher.collect(200)
+    for key in keys:
+        steps = [json.loads(r.value)["name"] for r in records if r.key.decode() == str(key)]
+        assert steps == [f"step{step:02d}" for step in range(40)]
+
+
 async def test_redelivered_events_are_skipped_by_the_inbox(clean_database, kafka_bootstrap, topic) -> None:
     model = await _topic_with_dlq(kafka_bootstrap, topic)
     ids = await register_widgets(clean_database, model, 3)

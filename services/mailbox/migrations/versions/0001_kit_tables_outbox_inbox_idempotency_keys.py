@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:53:01.736723
+Create Date: 2026-11-23 20:36:02.965895
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_inbox'))
     )
+    op.create_index(op.f('ix_inbox_handled_at'), 'inbox', ['handled_at'], unique=False)
     op.create_table('outbox',
     sa.Column('id', sa.Uuid(), nullable=False, comment='= the CloudEvents id; UUIDv7, so it orders rows'),
     sa.Column('topic', sa.String(length=249), nullable=False),
@@ -64,6 +65,7 @@ def downgrade() -> None:
     op.drop_index('ix_outbox_unsent', table_name='outbox', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
     op.drop_index('ix_outbox_sent_at', table_name='outbox')
     op.drop_table('outbox')
+    op.drop_index(op.f('ix_inbox_handled_at'), table_name='inbox')
     op.drop_table('inbox')
     op.drop_index(op.f('ix_idempotency_keys_created_at'), table_name='idempotency_keys')
     op.drop_table('idempotency_keys')

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, text
+from sqlalchemy import Column, Index, Integer, SmallInteger, String, Table, Text, text
 from sqlalchemy import Uuid as UuidType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.base import Event
 from kit.db import KIT_METADATA, UTCDateTime, utcnow
+from kit.events.shards import shard_of
 from kit.ids import uuid7
 from kit.telemetry.tracing import current_traceparent
 
@@ -27,6 +28,7 @@ outbox_table = Table(
     Column("id", UuidType, primary_key=True, comment="= the CloudEvents id; UUIDv7, so it orders rows"),
     Column("topic", String(249), nullable=False),
     Column("key", String(255), nullable=False),
+    Column("shard", SmallInteger, nullable=False, comment="kit.events.shards: which relay may send it"),
     Column("type", String(255), nullable=False),
     Column("source", String(255), nullable=False),
     Column("subject", String(255), nullable=True),
@@ -68,6 +70,7 @@ async def publish(session: AsyncSession, event: Event, *, tenant: str | None = N
             "id": event_id,
             "topic": event.topic,
             "key": key,
+            "shard": shard_of(key),
             "type": event.event_type,
             "source": event_source(event.topic),
             "subject": key,

@@ -1,9 +1,10 @@
 """The outbox relay: sends committed outbox rows to Kafka and marks them sent.
 
 Delivery is at least once: a relay that dies after Kafka acknowledged a batch but before it marked
-the rows sends them again, and consumers drop the duplicates by event id. On PostgreSQL each batch
-is claimed with ``FOR UPDATE SKIP LOCKED``, so several replicas share the work without sending a
-row twice at the same time.
+the rows sends them again, and consumers drop the duplicates by event id. On PostgreSQL several
+replicas share the work: each sends only the shards it owns (:mod:`kit.events.shards`, so one
+aggregate's events leave from one relay, in order), and claims its batches with
+``FOR UPDATE SKIP LOCKED`` so that no row is ever in flight twice.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kit.db import Database, utcnow
 from kit.events.envelope import binary_mode_headers
 from kit.events.outbox import NOTIFY_CHANNEL, outbox_table
 from kit.events.partitioning import partition_for
+from kit.events.shards import ShardOwnership
 from kit.telemetry import metrics
 from kit.telemetry.tracing import start_producer_span
 
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 SENT_RETENTION = dt.timedelta(hours=1)
 _MAX_BACKOFF = 5.0
 _HOUSEKEEPING_EVERY = 60.0
+_REBALANCE_EVERY = 2.0
 #: What a record is made of, in the order `_send_batches` unpacks it.
 _RELAYED_COLUMNS = [
     outbox_table.c[name]
@@ -84,16 +87,18 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._wakeup = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self.shards = ShardOwnership()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; survives Kafka and database outages by backing off.
 
         On PostgreSQL the next batch is claimed while Kafka acknowledges the current one (SKIP
         LOCKED keeps the two apart); it is sent only after the current one is marked, so one key's
-        events still leave in order, and after any failure the prefetched claim is dropped.
+        events still leave in order, and after any failure the prefetched claim is dropped. Shards
+        are rebalanced only between batches, never while one of theirs is in flight.
         """
         backoff = 0.1
-        next_housekeeping = 0.0
+        next_housekeeping = next_rebalance = 0.0
         loop = asyncio.get_running_loop()
         prefetch: asyncio.Task[_Claim] | None = None
         try:
@@ -102,6 +107,9 @@ class OutboxRelay:
                 self._wakeup.clear()
                 try:
                     await self._ensure_listener()
+                    if prefetch is None and loop.time() >= next_rebalance:  # only between batches
+                        await self._rebalance()
+                        next_rebalance = loop.time() + _REBALANCE_EVERY
                     claim = await (prefetch or self._claim())
                     prefetch = None
                     sent = len(claim.rows)
@@ -135,7 +143,9 @@ class OutboxRelay:
             await self.close()
 
     async def relay_batch(self) -> int:
-        """Send one batch of unsent rows, oldest first; return how many were sent."""
+        """Send one batch of unsent rows of this relay's shards, oldest first; return how many were sent."""
+        await self._ensure_listener()
+        await self._rebalance()
         claim = await self._claim()
         await self._deliver(claim)
         return len(claim.rows)
@@ -149,7 +159,8 @@ class OutboxRelay:
             .limit(self.batch_size)
         )
         if self.database.is_postgresql:
-            query = query.with_for_update(skip_locked=True)
+            owned = sorted(self.shards.owned)
+            query = query.where(outbox_table.c.shard.in_(owned)).with_for_update(skip_locked=True)
         session = self.database.sessionmaker()
         try:
             await session.begin()
@@ -251,11 +262,17 @@ class OutboxRelay:
         producer, self._producer = self._producer, None
         await close_producer(producer)
 
+    async def _rebalance(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            await self.shards.rebalance(self._listener)
+
     async def _ensure_listener(self) -> None:
+        # One connection of our own: it LISTENs for new rows and holds the shard locks.
         if not self.database.is_postgresql:
             return
         if self._listener is not None and not self._listener.is_closed():
             return
+        self.shards.forget()
         url = make_url(self.database.url).set(drivername="postgresql")
         connection: asyncpg.Connection | None = None
         try:

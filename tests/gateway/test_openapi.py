@@ -643,7 +643,7 @@ generated_documents = st.dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents=generated_documents)
 def test_any_services_merge_into_a_valid_document_that_means_the_same(documents: dict[str, dict[str, Any]]) -> None:
     before = copy.deepcopy(documents)

@@ -218,12 +218,24 @@ async def test_malformed_records_go_to_the_dlq_and_the_consumer_goes_on(
     assert counts == {good_key: 1}
 
 
-async def test_two_relays_share_the_outbox_without_sending_twice(clean_database, kafka_bootstrap, topic) -> None:
+async def test_two_relays_share_the_outbox_without_sending_twice_or_reordering(
+    clean_database, kafka_bootstrap, topic
+) -> None:
     model = await _topic_with_dlq(kafka_bootstrap, topic)
-    await register_widgets(clean_database, model, 400)
+    keys = [uuid.uuid4() for _ in range(40)]
+    async with clean_database.session() as session, session.begin():
+        for step in range(10):
+            for key in keys:
+                await publish(session, model(widget_id=key, name=f"step{step}"))
     relays = [_relay(clean_database, kafka_bootstrap, batch_size=20) for _ in range(2)]
     async with TopicWatcher(kafka_bootstrap, topic) as watcher, running(*relays):
         records = await watcher.collect(400)
         with pytest.raises(TimeoutError):
             await watcher.next_record(timeout=1.5)
+        owned = [relay.shards.owned for relay in relays]
     assert len({dict(r.headers)["ce_id"] for r in records}) == 400
+    for key in keys:  # each aggregate's events in the order they were written
+        steps = [json.loads(r.value)["name"] for r in records if r.key.decode() == str(key)]
+        assert steps == [f"step{step}" for step in range(10)]
+    assert not owned[0] & owned[1]  # the shards are split between the two, not shared
+    assert len(owned[0]) == len(owned[1]) == 8

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:36:02.965895
+Create Date: 2026-11-23 20:42:47.306526
 """
 
 from collections.abc import Sequence
@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False, comment='= the CloudEvents id; UUIDv7, so it orders rows'),
     sa.Column('topic', sa.String(length=249), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('shard', sa.SmallInteger(), nullable=False, comment='kit.events.shards: which relay may send it'),
     sa.Column('type', sa.String(length=255), nullable=False),
     sa.Column('source', sa.String(length=255), nullable=False),
     sa.Column('subject', sa.String(length=255), nullable=True),

@@ -19,6 +19,10 @@ from kit.events.shards import shard_of
 from kit.ids import uuid7
 from kit.telemetry.tracing import current_traceparent
 
+#: Below Kafka's default message.max.bytes (1 MiB) with room for the headers. Large content (an
+#: attachment) travels by reference, never inside an event.
+MAX_PAYLOAD_BYTES = 900_000
+
 #: The channel the relay LISTENs on.
 NOTIFY_CHANNEL = "kit_outbox"
 
@@ -62,6 +66,9 @@ async def publish(session: AsyncSession, event: Event, *, tenant: str | None = N
 
     Returns the event id (the CloudEvents ``id``), which consumers use to drop duplicates.
     """
+    payload = event.model_dump_json()
+    if len(payload) > MAX_PAYLOAD_BYTES:  # one row Kafka refuses would stop the relay for everyone
+        raise ValueError(f"event {event.event_type} is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
     event_id = uuid7()
     key = event.key()
     await session.execute(
@@ -76,7 +83,7 @@ async def publish(session: AsyncSession, event: Event, *, tenant: str | None = N
             "subject": key,
             "tenant": tenant,
             "traceparent": current_traceparent(),
-            "payload": event.model_dump_json(),
+            "payload": payload,
             "occurred_at": utcnow(),
         },
     )

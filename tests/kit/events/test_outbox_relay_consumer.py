@@ -91,6 +91,13 @@ async def test_rolled_back_events_are_never_sent(clean_database, kafka_bootstrap
             await watcher.next_record(timeout=1.5)
 
 
+async def test_an_event_too_large_for_kafka_is_refused_when_published(clean_database, topic) -> None:
+    model = widget_event_type(topic)
+    async with clean_database.session() as session, session.begin():
+        with pytest.raises(ValueError, match="at most"):
+            await publish(session, model(widget_id=uuid.uuid4(), name="x" * 1_000_000))
+
+
 async def test_consumer_applies_each_event_once_in_order_per_key(clean_database, kafka_bootstrap, topic) -> None:
     model = await _topic_with_dlq(kafka_bootstrap, topic)
     ids = await register_widgets(clean_database, model, 50)

@@ -1,71 +1,180 @@
-"""The gateway's app: health of every upstream, metrics, and the proxy routes by service prefix."""
+"""The gateway app: the edge that proxies by the route table, and its own endpoints.
+
+Layers, outermost first: request ids (kit) → CORS (when origins are configured) → the edge
+(:mod:`gateway.edge`), which proxies routed requests itself and hands everything else to a FastAPI
+app with the gateway's own endpoints: ``/health/live``, ``/health/ready`` (every upstream),
+``/metrics``, ``/openapi.json`` (merged) and ``/docs``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import FastAPI, Request
-from starlette.responses import StreamingResponse
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.aggregated_openapi import AggregatedOpenApi
 from gateway.config import Settings
+from gateway.edge import PROXIED_METHODS, Edge, OwnPaths
+from gateway.edge_auth import EdgeAuth
+from gateway.forwarding import TrustedProxies
+from gateway.openapi import docs_router
 from gateway.proxy import Proxy
-from kit.http.problems import ProblemError, install_problem_handlers
+from gateway.rate_limit import create_rate_limiter
+from gateway.route_reload import RouteTableSource
+from gateway.route_table import RouteTable, load_route_table
+from gateway.upstream_pool import UpstreamPool
+from kit.auth import JwksCache
+from kit.http.problems import install_problem_handlers
 from kit.http.request_id import RequestIdMiddleware
-from kit.telemetry import setup_telemetry
+from kit.telemetry.health import health_router
+from kit.telemetry.logging import configure_logging
+from kit.telemetry.metrics import mount_metrics
+from kit.telemetry.tracing import configure_tracing, instrument_app, instrument_httpx
 
-_PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+__all__ = ["Gateway", "create_app"]
+
+VERSION = "0.1.0"
+#: Headers a browser may read from a cross-origin response, beyond the CORS-safelisted ones.
+_CORS_EXPOSED = [
+    "X-Request-ID",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+_CORS_ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "traceparent",
+    "tracestate",
+]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gateway app, configured from the environment unless `settings` are given."""
+class Gateway:
+    """The ASGI app of the gateway, with handles on its parts for operations and tests."""
+
+    def __init__(self, app: ASGIApp, *, api: FastAPI, edge: Edge, routes: RouteTableSource, pool: UpstreamPool) -> None:
+        self.app = app
+        self.api = api
+        self.edge = edge
+        self.routes = routes
+        self.pool = pool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Gateway:
+    """The gateway, configured from the environment unless `settings` are given.
+
+    Raises :class:`~gateway.route_table.RouteTableError` if the route table does not load.
+    """
     settings = settings or Settings()
-    proxy = Proxy(settings.upstreams(), timeout=settings.upstream_timeout)
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otlp_endpoint)
+    instrument_httpx()
+    load = functools.partial(
+        load_route_table, default_timeout=settings.upstream_timeout, url_overrides=settings.url_overrides()
+    )
+    routes = RouteTableSource(settings.routes_file, load)
+    pool = UpstreamPool(
+        max_connections=settings.upstream_max_connections, keepalive_timeout=settings.upstream_keepalive
+    )
+    pool.configure(routes.current)
+    routes.on_change(pool.configure)
+    auth = _edge_auth(settings, routes.current)
+    limiter = create_rate_limiter(settings.redis_url or None, fail_open=settings.rate_limit_fail_open)
+    openapi = AggregatedOpenApi(
+        pool, lambda: routes.current, version=VERSION, cache_seconds=settings.openapi_cache_seconds
+    )
+    routes.on_change(openapi.invalidate)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await proxy.start()
+        await pool.start()
+        watcher = asyncio.create_task(routes.watch())
         try:
-            yield
+            with routes.reloading_on_sighup():
+                yield
         finally:
-            await proxy.close()
+            watcher.cancel()
+            await pool.close()
+            await limiter.aclose()
+            await auth.aclose()
 
-    app = FastAPI(
+    api = FastAPI(
         title="Basisdienste API gateway",
-        description="The one entry point of the Basisdienste suite.",
-        version="0.1.0",
+        version=VERSION,
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
-    install_problem_handlers(app)
-    checks: dict[str, Callable[[], Awaitable[None]]] = {
-        name: _readiness_of(proxy, name) for name in settings.upstreams()
-    }
-    setup_telemetry(app, settings, checks)  # type: ignore[arg-type]
+    install_problem_handlers(api)
+    instrument_app(api)
+    mount_metrics(api, settings.service_name)
+    checks = {name: _readiness_of(pool, routes, name) for name in routes.current.upstream_names()}
+    api.include_router(health_router(checks))
 
-    @app.api_route("/{service}/{path:path}", methods=_PROXIED_METHODS, include_in_schema=False)
-    async def forward(request: Request, service: str, path: str) -> StreamingResponse:
-        if service not in proxy.upstreams:
-            raise ProblemError(404, "not-found", "Not Found", "no route for this path")
-        return await proxy.forward(request, service, upstream_path(request, service))
+    @api.get("/openapi.json", include_in_schema=False)
+    async def merged_openapi() -> JSONResponse:
+        return JSONResponse(await openapi.document(), headers={"Cache-Control": "no-cache"})
 
-    app.add_middleware(RequestIdMiddleware)
-    return app
+    api.include_router(docs_router("/openapi.json"))
+    # The paths of the routers above (docs_router serves its assets under /docs/assets/).
+    own_paths = OwnPaths(exact=["/metrics", "/openapi.json", "/docs"], prefixes=["/health/", "/docs/assets/"])
+    edge = Edge(
+        api=api,
+        own_paths=own_paths,
+        routes=routes,
+        auth=auth,
+        limiter=limiter,
+        proxy=Proxy(pool),
+        trusted_proxies=TrustedProxies(settings.trusted_proxy_networks()),
+        access_log=settings.access_log,
+    )
+    app: ASGIApp = edge
+    origins = settings.cors_origin_list()
+    if origins:
+        app = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=sorted(PROXIED_METHODS),
+            allow_headers=_CORS_ALLOWED_HEADERS,
+            expose_headers=_CORS_EXPOSED,
+            max_age=600,
+        )
+    return Gateway(RequestIdMiddleware(app), api=api, edge=edge, routes=routes, pool=pool)
 
 
-def upstream_path(request: Request, service: str) -> str:
-    """The path to request upstream: the raw path without the service prefix, checked for tricks."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw.split(b"?", 1)[0].decode("latin-1")
-    rest = path[len(service) + 1 :] or "/"
-    lowered = rest.lower()
-    segments = rest.split("/")
-    if "%2f" in lowered or "%5c" in lowered or "\\" in rest or "//" in rest or any(s in (".", "..") for s in segments):
-        raise ProblemError(400, "invalid-path", "Bad Request", "the path is not in normal form")
-    return rest
+def _edge_auth(settings: Settings, table: RouteTable) -> EdgeAuth:
+    identity = table.upstream_urls.get("identity")
+    jwks_url = settings.jwks_url or (f"{identity}/jwks" if identity else "")
+    issuer = settings.issuer or identity or ""
+    if not jwks_url or not issuer:
+        raise ValueError("no identity upstream in the route table: set GATEWAY_JWKS_URL and GATEWAY_ISSUER")
+    jwks = JwksCache(jwks_url, min_refresh_interval=settings.jwks_refresh_interval)
+    return EdgeAuth(
+        jwks, issuer=issuer, cache_size=settings.token_cache_size, cache_seconds=settings.token_cache_seconds
+    )
 
 
-def _readiness_of(proxy: Proxy, service: str) -> Callable[[], Awaitable[None]]:
+def _readiness_of(pool: UpstreamPool, routes: RouteTableSource, upstream: str) -> Callable[[], Awaitable[None]]:
     async def check() -> None:
-        await proxy.ready(service)
+        # The URL of the table in force: a reload may have moved the upstream.
+        await pool.check_ready(routes.current.upstream_urls[upstream])
 
     return check

@@ -1,117 +1,215 @@
-"""Streaming reverse proxy to the services, over one pooled keep-alive aiohttp session.
+"""Forwarding one request to its upstream and streaming the answer back, within the route's rules.
 
-aiohttp rather than httpx on this hot path: on our 2-core machines a FastAPI proxy forwarded about
-seven times more requests per second with an ``aiohttp.ClientSession`` than with ``httpx.AsyncClient``.
-Bodies are streamed both ways, so memory stays bounded whatever their size.
+Bodies stream in both directions with bounded memory: the request body is passed on chunk by chunk
+as the client sends it (see :mod:`gateway.request_body`), the response body chunk by chunk as the
+upstream sends it, and each side waits for the other (the server's flow control downstream,
+aiohttp's upstream), so a 500 MB transfer holds a few chunks in memory at a time.
+
+Retries happen only for idempotent methods, only when the upstream could not be reached or
+answered 502/503/504, and only when the body can be sent again: none, a small one read whole
+beforehand, or a streamed one not yet started. A timeout is not retried: the upstream may be
+working on the request, and the route's timeout bounds what the client waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import logging
+import random
+from dataclasses import dataclass, field
 
 import aiohttp
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Send
+from yarl import URL
 
-from kit.http.problems import ProblemError
+from gateway import problems
+from gateway.forwarding import response_headers
+from gateway.metrics import upstream_attempts_total, upstream_retries_total
+from gateway.request_body import REPLAYABLE_BODY_BYTES, BodyAbortedError, RequestBody
+from gateway.route_table import RETRYABLE_STATUSES, CompiledRoute
+from gateway.upstream_pool import UpstreamPool
 
-#: Headers that describe one connection, not the message (RFC 9110 §7.6.1), never forwarded.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-_CHUNK = 64 * 1024
+__all__ = ["Outcome", "Proxy", "UpstreamAbortedError", "UpstreamRequest"]
+
+logger = logging.getLogger(__name__)
+
+#: Responses that may run long are streamed with an eye on the client, to stop early if it leaves.
+_LONG_RESPONSE_BYTES = 1024 * 1024
+
+
+class UpstreamAbortedError(Exception):
+    """The upstream broke off a response already under way; the client's connection is dropped."""
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """What goes to the upstream."""
+
+    method: str
+    url: URL
+    headers: list[tuple[str, str]]
+    body: RequestBody | None
+    declared_length: int | None
+    #: Added to the response, e.g. the rate-limit headers.
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a request, for the access log and the metrics."""
+
+    status: int = 0
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    attempts: int = 0
+    #: The client left before its answer was complete.
+    client_gone: bool = False
+    #: The upstream broke off the answer after it had begun.
+    aborted: bool = False
 
 
 class Proxy:
-    """Forwards requests to the upstream services."""
+    """Sends requests upstream over the pool, with retries and the upstream's circuit breaker."""
 
-    def __init__(self, upstreams: Mapping[str, str], *, timeout: float) -> None:
-        self.upstreams = dict(upstreams)
-        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=timeout)
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, pool: UpstreamPool) -> None:
+        self.pool = pool
 
-    async def start(self) -> None:
-        """Open the connection pool."""
-        connector = aiohttp.TCPConnector(limit=512, keepalive_timeout=30, ttl_dns_cache=60)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, timeout=self.timeout)
+    async def forward(
+        self, request: UpstreamRequest, route: CompiledRoute, receive: Receive, send: Send, outcome: Outcome
+    ) -> None:
+        """Forward `request` and stream the answer to `send`.
 
-    async def close(self) -> None:
-        """Close the connection pool."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """The pooled client session (after :meth:`start`)."""
-        if self._session is None:
-            raise RuntimeError("proxy not started")
-        return self._session
-
-    async def forward(self, request: Request, service: str, upstream_path: str) -> StreamingResponse:
-        """Send `request` to `service` at `upstream_path` and stream its answer back."""
-        url = self.upstreams[service] + upstream_path
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        if query:
-            url += "?" + query
-        headers = forwarded_headers(request)
-        body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
-        try:
-            upstream = await self.session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            )
-        except TimeoutError as error:
-            raise ProblemError(
-                504, "upstream-timeout", "Gateway Timeout", f"{service} did not answer in time"
-            ) from error
-        except (aiohttp.ClientError, OSError) as error:
-            raise ProblemError(502, "upstream-unavailable", "Bad Gateway", f"{service} is not reachable") from error
-        response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(
-            _stream(upstream),
-            status_code=upstream.status,
-            headers=response_headers,
-            background=BackgroundTask(upstream.release),
-        )
-
-    async def ready(self, service: str) -> None:
-        """Raise unless `service` reports ready."""
-        async with self.session.get(
-            self.upstreams[service] + "/health/ready", timeout=aiohttp.ClientTimeout(total=2)
-        ) as response:
-            if response.status != 200:
-                raise RuntimeError(f"{service} not ready ({response.status})")
-
-
-def forwarded_headers(request: Request) -> dict[str, str]:
-    """The request headers to send upstream: end-to-end ones, plus ``X-Forwarded-*``."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    client = request.client.host if request.client else ""
-    prior = request.headers.get("x-forwarded-for")
-    headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
-    headers["x-forwarded-proto"] = request.url.scheme
-    headers["x-forwarded-host"] = request.headers.get("host", "")
-    return headers
+        Raises :class:`~kit.http.problems.ProblemError` before anything was sent to the client
+        (502, 503, 504, or the body's 408/413), :class:`UpstreamAbortedError` after.
+        """
+        attempts = route.retries(request.method)
+        body = request.body
+        replay: bytes | None = None
+        if body is not None and attempts > 1 and _is_small(request.declared_length):
+            replay = await _read_whole(body)
+        breaker = self.pool.breaker(route.upstream)
+        session = self.pool.session
+        attempt = 0
+        while True:
+            attempt += 1
+            if not breaker.admit():
+                raise problems.circuit_open(route.upstream, breaker.retry_after())
+            outcome.attempts = attempt
+            data = replay if replay is not None else body.chunks() if body is not None else None
+            try:
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=route.client_timeout,
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError, BodyAbortedError) as error:
+                if body is not None and body.failure is not None:
+                    breaker.record_unknown()
+                    raise body.failure from None
+                breaker.record_failure()
+                if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ConnectionTimeoutError):
+                    upstream_attempts_total.labels(route.upstream, "timeout").inc()
+                    raise problems.upstream_timeout(route.upstream) from None
+                upstream_attempts_total.labels(route.upstream, "connect_error").inc()
+                logger.warning("upstream %s failed: %s", route.upstream, type(error).__name__)
+                if _may_retry(attempt, attempts, body, replay):
+                    await _back_off(route, attempt)
+                    continue
+                raise problems.upstream_unavailable(route.upstream) from None
+            status = response.status
+            upstream_attempts_total.labels(route.upstream, _status_class(status)).inc()
+            if status in RETRYABLE_STATUSES:
+                breaker.record_failure()
+                if _may_retry(attempt, attempts, body, replay):
+                    response.release()
+                    await _back_off(route, attempt)
+                    continue
+            else:
+                breaker.record_success()
+            outcome.status = status
+            await _stream_response(response, request, route, receive, send, outcome)
+            return
 
 
-async def _stream(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+def _is_small(declared_length: int | None) -> bool:
+    return declared_length is not None and declared_length <= REPLAYABLE_BODY_BYTES
+
+
+async def _read_whole(body: RequestBody) -> bytes:
     try:
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            yield chunk
-    except (aiohttp.ClientError, asyncio.CancelledError):
-        response.close()
-        raise
+        return await body.read_all()
+    except BodyAbortedError:
+        assert body.failure is not None
+        raise body.failure from None
+
+
+def _may_retry(attempt: int, attempts: int, body: RequestBody | None, replay: bytes | None) -> bool:
+    return attempt < attempts and (body is None or replay is not None or not body.started)
+
+
+async def _back_off(route: CompiledRoute, attempt: int) -> None:
+    upstream_retries_total.labels(route.upstream).inc()
+    delay = route.route.retry.backoff * 2 ** (attempt - 1)
+    # Jitter, so that the gateway's retries after an upstream hiccup do not arrive in lockstep.
+    await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - not cryptography
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+async def _stream_response(
+    response: aiohttp.ClientResponse,
+    request: UpstreamRequest,
+    route: CompiledRoute,
+    receive: Receive,
+    send: Send,
+    outcome: Outcome,
+) -> None:
+    headers = response_headers(response.raw_headers)
+    if request.response_headers:
+        headers.extend(request.response_headers)
+    watcher: asyncio.Task[None] | None = None
+    complete = False
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if _may_run_long(response) and (request.body is None or request.body.finished):
+            # The server does not tell a streaming app that its client left (sending to it just
+            # does nothing), so a long download would be read to its end for nobody: watch for it.
+            watcher = asyncio.create_task(_until_disconnect(receive))
+        content = response.content
+        while True:
+            if watcher is not None and watcher.done():
+                outcome.client_gone = True
+                return
+            chunk = await content.readany()
+            last = not chunk or content.at_eof()
+            outcome.bytes_sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            if last:
+                complete = True
+                return
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        logger.warning("upstream %s broke off its response: %s", route.upstream, type(error).__name__)
+        raise UpstreamAbortedError(route.upstream) from error
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        if complete:
+            response.release()
+        else:
+            response.close()
+
+
+def _may_run_long(response: aiohttp.ClientResponse) -> bool:
+    length = response.content_length
+    return length is None or length > _LONG_RESPONSE_BYTES
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    message: Message = await receive()
+    while message["type"] != "http.disconnect":
+        message = await receive()

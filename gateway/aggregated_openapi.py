@@ -1,0 +1,144 @@
+"""``GET /openapi.json``: the services' OpenAPI documents, fetched through the pool and merged.
+
+The merge itself is :func:`gateway.openapi.merge_openapi`; this module decides what goes in. Each
+upstream's document is keyed by the prefix a route strips to reach it (``/payment``), or by "" when
+the upstream is only reached at fixed paths. An upstream that cannot be reached, or whose document
+cannot be merged, is left out and named in ``info.x-unavailable``, so the portal team still reads
+the rest. The result is kept for ``GATEWAY_OPENAPI_CACHE_SECONDS``; concurrent requests for an
+expired document share one round of fetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from gateway.openapi import merge_openapi
+from gateway.route_table import RouteTable
+from gateway.upstream_pool import UpstreamPool
+
+__all__ = ["AggregatedOpenApi"]
+
+logger = logging.getLogger(__name__)
+
+#: An OpenAPI document larger than this is not one we merge.
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+_FETCH_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+TITLE = "Basisdienste API"
+DESCRIPTION = "Every service of the Basisdienste suite, as reached through the API gateway."
+
+
+class AggregatedOpenApi:
+    """The merged document, cached."""
+
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        table: Callable[[], RouteTable],
+        *,
+        version: str,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self._table = table
+        self._version = version
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._document: dict[str, Any] | None = None
+        self._fetched_at = 0.0
+        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+
+    async def document(self) -> dict[str, Any]:
+        """The merged document, fetched again when older than the cache time."""
+        if self._document is not None and self._clock() - self._fetched_at < self._cache_seconds:
+            return self._document
+        if self._inflight is None:
+            self._inflight = asyncio.create_task(self._build())
+            self._inflight.add_done_callback(self._store)
+        # Shielded: a client that goes away must not cancel the fetch the others wait for.
+        return await asyncio.shield(self._inflight)
+
+    def invalidate(self, _table: RouteTable | None = None) -> None:
+        """Forget the cached document (the route table changed)."""
+        self._document = None
+
+    def _store(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._inflight = None
+        if not task.cancelled() and task.exception() is None:
+            self._document = task.result()
+            self._fetched_at = self._clock()
+
+    async def _build(self) -> dict[str, Any]:
+        table = self._table()
+        names = table.upstream_names()
+        fetched = await asyncio.gather(*(self._fetch(table.upstream_urls[name]) for name in names))
+        documents: dict[str, dict[str, Any]] = {}
+        owners: dict[str, str] = {}
+        unavailable: list[str] = []
+        for name, document in zip(names, fetched, strict=True):
+            prefix = table.public_prefix(name)
+            if document is None or prefix in documents:
+                if prefix in documents:
+                    logger.warning("OpenAPI of %s left out: %s is also exposed at %r", name, owners[prefix], prefix)
+                unavailable.append(name)
+                continue
+            documents[prefix] = document
+            owners[prefix] = name
+        merged = self._merge(documents, owners, unavailable)
+        merged["info"]["x-unavailable"] = sorted(unavailable)
+        return merged
+
+    def _merge(
+        self, documents: dict[str, dict[str, Any]], owners: dict[str, str], unavailable: list[str]
+    ) -> dict[str, Any]:
+        try:
+            return self._merged(documents)
+        except ValueError:
+            pass
+        # Some document does not fit (not OpenAPI 3.1, or claims another's paths): add them one by
+        # one and leave out those that break the merge.
+        accepted: dict[str, dict[str, Any]] = {}
+        for prefix in sorted(documents):
+            try:
+                self._merged({**accepted, prefix: documents[prefix]})
+            except ValueError as error:
+                logger.warning("OpenAPI of %s left out: %s", owners[prefix], error)
+                unavailable.append(owners[prefix])
+                continue
+            accepted[prefix] = documents[prefix]
+        return self._merged(accepted)
+
+    def _merged(self, documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return merge_openapi(documents, title=TITLE, version=self._version, description=DESCRIPTION)
+
+    async def _fetch(self, base_url: str) -> dict[str, Any] | None:
+        try:
+            async with self._pool.session.get(base_url + "/openapi.json", timeout=_FETCH_TIMEOUT) as response:
+                if response.status != 200:
+                    return None
+                body = await _read_bounded(response, MAX_DOCUMENT_BYTES)
+            if body is None:
+                return None
+            document = json.loads(body)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, RecursionError) as error:
+            logger.warning("OpenAPI of %s not fetched: %s", base_url, type(error).__name__)
+            return None
+        return document if isinstance(document, dict) else None
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

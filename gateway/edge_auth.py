@@ -14,19 +14,16 @@ that failed are not remembered: a wrong one costs the sender a check every time,
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kit.auth import JwksCache, Principal, TokenError, TokenVerifier
-from kit.auth.dependencies import REALM
-from kit.http.problems import ProblemError
+from kit.auth.dependencies import bearer_token, insufficient_scope, unauthorized
 
 __all__ = ["EdgeAuth"]
 
 #: RFC 6750 b64token: the only characters a bearer token may have.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +57,7 @@ class EdgeAuth:
         token = _bearer_token(authorization)
         principal = await self._principal(token, audience)
         if scopes and not principal.has_scopes(*scopes):
-            raise _insufficient_scope(scopes)
+            raise insufficient_scope(scopes)
         return principal
 
     async def aclose(self) -> None:
@@ -87,7 +84,7 @@ class EdgeAuth:
         try:
             principal = await self.verifier(audience).verify(token)
         except TokenError as error:
-            raise _unauthorized("invalid_token", error.description) from error
+            raise unauthorized("invalid_token", error.description) from error
         if self._cache_seconds > 0 and self._cache_size > 0:
             self._remember(key, principal, now)
         return principal
@@ -104,40 +101,7 @@ class EdgeAuth:
 
 
 def _bearer_token(values: list[str]) -> str:
-    if not values:
-        raise _unauthorized(None, "This operation requires an access token.")
-    if len(values) > 1:
-        raise _unauthorized("invalid_token", "send exactly one Authorization header")
-    scheme, _, credentials = values[0].strip().partition(" ")
-    if scheme.lower() != "bearer":
-        # RFC 6750 §3.1: an unsupported authentication method gets no error code.
-        raise _unauthorized(None, "Only Bearer access tokens are accepted.")
-    token = credentials.strip()
-    if not _B64TOKEN.fullmatch(token):
-        raise _unauthorized("invalid_token", "the Authorization header must hold exactly one bearer token")
+    token = bearer_token(values)
+    if token is None:
+        raise unauthorized(None, "This operation requires an access token.")
     return token
-
-
-def _unauthorized(error: str | None, description: str) -> ProblemError:
-    # The same challenge and problem kit.auth sends, so a client sees one behaviour at either check.
-    challenge = f'Bearer realm="{REALM}"'
-    if error is not None:
-        challenge += f', error="{error}", error_description="{description}"'
-    return ProblemError(
-        401,
-        "invalid-token",
-        "Authentication required" if error is None else "Invalid access token",
-        description,
-        headers={"WWW-Authenticate": challenge},
-    )
-
-
-def _insufficient_scope(scopes: tuple[str, ...]) -> ProblemError:
-    scope = " ".join(scopes)
-    return ProblemError(
-        403,
-        "insufficient-scope",
-        "Insufficient scope",
-        f"This operation requires the scopes: {scope}.",
-        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'},
-    )

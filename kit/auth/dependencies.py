@@ -81,9 +81,9 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await _authenticate(request)
         if principal is None:
-            raise _unauthorized(None, "This operation requires an access token.")
+            raise unauthorized(None, "This operation requires an access token.")
         if not principal.has_scopes(*required):
-            raise _insufficient_scope(required)
+            raise insufficient_scope(required)
         return principal
 
     return principal_with_scopes
@@ -120,24 +120,31 @@ async def _authenticate(request: Request) -> Principal | None:
         try:
             principal = await _verifier(request).verify(token)
         except TokenError as error:
-            raise _unauthorized("invalid_token", error.description) from error
+            raise unauthorized("invalid_token", error.description) from error
     request.state.principal = principal
     return principal
 
 
 def _bearer_token(request: Request) -> str | None:
-    values = request.headers.getlist("authorization")
+    return bearer_token(request.headers.getlist("authorization"))
+
+
+def bearer_token(values: list[str]) -> str | None:
+    """The bearer token of a request's ``Authorization`` header values; None when there is none.
+
+    Raises the RFC 6750 problem for anything else: several headers, another scheme, a malformed token.
+    """
     if not values:
         return None
     if len(values) > 1:
-        raise _unauthorized("invalid_token", "send exactly one Authorization header")
+        raise unauthorized("invalid_token", "send exactly one Authorization header")
     scheme, _, credentials = values[0].strip().partition(" ")
     if scheme.lower() != "bearer":
         # RFC 6750 3.1: an unsupported authentication method gets no error code.
-        raise _unauthorized(None, "Only Bearer access tokens are accepted.")
+        raise unauthorized(None, "Only Bearer access tokens are accepted.")
     token = credentials.strip()
     if not _B64TOKEN.fullmatch(token):
-        raise _unauthorized("invalid_token", "the Authorization header must hold exactly one bearer token")
+        raise unauthorized("invalid_token", "the Authorization header must hold exactly one bearer token")
     return token
 
 
@@ -148,7 +155,8 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-def _unauthorized(error: str | None, description: str) -> ProblemError:
+def unauthorized(error: str | None, description: str) -> ProblemError:
+    """401 with the RFC 6750 challenge (no error code when no token was sent at all)."""
     challenge = f'Bearer realm="{REALM}"'
     if error is not None:
         challenge += f', error="{error}", error_description="{description}"'
@@ -161,7 +169,8 @@ def _unauthorized(error: str | None, description: str) -> ProblemError:
     )
 
 
-def _insufficient_scope(scopes: tuple[str, ...]) -> ProblemError:
+def insufficient_scope(scopes: tuple[str, ...]) -> ProblemError:
+    """403 with the RFC 6750 ``insufficient_scope`` challenge naming the scopes required."""
     scope = " ".join(scopes)
     return ProblemError(
         403,

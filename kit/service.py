@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -52,6 +52,24 @@ class Role(enum.StrEnum):
 HandlerFactory = Callable[[ServiceSettings], Mapping[type[Event], Handler]]
 
 
+class Component(Protocol):
+    """Something a service runs beside its API in every API process, such as an in-memory read model.
+
+    It is started with the app and stopped with it; until :meth:`check` passes, the process is not ready.
+    """
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set."""
+
+    async def check(self) -> None:
+        """Raise unless the component can serve requests."""
+
+
+ComponentFactory = Callable[[FastAPI, ServiceSettings, Database], Sequence[Component]]
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """Everything the kit needs to know to run one service."""
@@ -69,6 +87,10 @@ class ServiceSpec:
     handlers: HandlerFactory | None = None
     version: str = "0.1.0"
     openapi_tags: Sequence[dict[str, Any]] = field(default_factory=list)
+    #: What every API process runs beside its routes (started in the api and all roles).
+    components: ComponentFactory | None = None
+    #: Larger (or smaller) body limits below path prefixes, such as bulk uploads.
+    body_limits: Callable[[ServiceSettings], Mapping[str, int]] | None = None
 
     @property
     def all_metadata(self) -> list[MetaData]:
@@ -90,12 +112,16 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
         stop = asyncio.Event()
         if workers is not None:
             workers.start(stop)
+        running = [
+            asyncio.create_task(component.run(stop), name=f"{spec.name}-{component.name}") for component in components
+        ]
         try:
             yield
         finally:
             stop.set()
             if workers is not None:
                 await workers.wait_stopped(timeout=15)
+            await _stop_components(running, timeout=15)
             await broker.close()
             await verifier.aclose()
             await database.dispose()
@@ -119,14 +145,28 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, role: Role 
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": database.ping, "broker": broker.check}
     if workers is not None:
         checks["workers"] = workers.check
+    serves_api = role in (Role.API, Role.ALL)
+    components = list(spec.components(app, settings, database)) if serves_api and spec.components else []
+    for component in components:
+        checks[component.name] = component.check
     setup_telemetry(app, settings, checks, engine=database.engine)
-    if role in (Role.API, Role.ALL):
+    if serves_api:
         for router in spec.routers:
             app.include_router(router)
     # Added last, so they wrap everything: the request id is set before anything logs.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    path_limits = spec.body_limits(settings) if spec.body_limits else None
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=path_limits)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _stop_components(tasks: Sequence[asyncio.Task[None]], timeout: float) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def consumed_topics(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:

@@ -8,6 +8,8 @@ buffered here; the app streams the body as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.http.problems import ProblemError, problem_response
@@ -60,13 +62,26 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 class BodySizeLimitMiddleware:
-    """Pure ASGI middleware answering 413 to request bodies larger than `max_bytes`."""
+    """Pure ASGI middleware answering 413 to request bodies larger than `max_bytes`.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError("max_bytes must not be negative")
+    `path_limits` raises or lowers the bound below some path prefixes (an upload or bulk route); the
+    longest matching prefix wins.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
+        limits = dict(path_limits or {})
+        if max_bytes < 0 or any(limit < 0 for limit in limits.values()):
+            raise ValueError("body limits must not be negative")
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = sorted(limits.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int:
+        """The bound on bodies sent to `path`."""
+        for prefix, limit in self.path_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,10 +92,11 @@ class BodySizeLimitMiddleware:
         except InvalidContentLengthError:
             await problem_response(invalid_content_length(), scope.get("path"))(scope, receive, send)
             return
-        if length is not None and length > self.max_bytes:
-            await problem_response(payload_too_large(self.max_bytes), scope.get("path"))(scope, receive, send)
+        max_bytes = self.limit_for(scope.get("path", ""))
+        if length is not None and length > max_bytes:
+            await problem_response(payload_too_large(max_bytes), scope.get("path"))(scope, receive, send)
             return
-        await _CountingExchange(self.app, self.max_bytes, scope, receive, send).run()
+        await _CountingExchange(self.app, max_bytes, scope, receive, send).run()
 
 
 class _CountingExchange:

@@ -4,9 +4,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+import services.catalogue.editorial.bulk  # noqa: F401 - registers POST /editorial/bulk on the editorial router
+from contracts.events.catalogue import RecordEvent, RegionChanged
+from kit.config import ServiceSettings
 from kit.service import Role, ServiceSpec, create_service_app
 from services.catalogue.config import Settings
+from services.catalogue.editorial.api import router as editorial_router
 from services.catalogue.models import Base
+
+
+def _body_limits(settings: ServiceSettings) -> dict[str, int]:
+    assert isinstance(settings, Settings)
+    return {"/editorial/bulk": settings.max_bulk_bytes}
+
 
 SPEC = ServiceSpec(
     name="catalogue",
@@ -18,7 +28,9 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    publishes=[],
+    routers=[editorial_router],
+    publishes=[RecordEvent.topic, RegionChanged.topic],
+    body_limits=_body_limits,
 )
 
 

@@ -1,5 +1,7 @@
 """Settings of the catalogue service, read from ``CATALOGUE_*`` environment variables."""
 
+from pydantic import Field
+
 from kit.config import ServiceSettings, service_settings_config
 
 
@@ -10,3 +12,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "catalogue"
     port: int = 8002
+    max_bulk_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1, description="Largest NDJSON bulk upload (and register import) accepted."
+    )

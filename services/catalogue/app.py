@@ -8,6 +8,7 @@ import services.catalogue.editorial.bulk  # noqa: F401 - registers POST /editori
 from contracts.events.catalogue import RecordEvent, RegionChanged
 from kit.config import ServiceSettings
 from kit.service import Role, ServiceSpec, create_service_app
+from services.catalogue.changes_api import router as changes_router
 from services.catalogue.config import Settings
 from services.catalogue.editorial.api import router as editorial_router
 from services.catalogue.models import Base
@@ -28,7 +29,7 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[editorial_router],
+    routers=[editorial_router, changes_router],
     publishes=[RecordEvent.topic, RegionChanged.topic],
     body_limits=_body_limits,
 )

@@ -26,3 +26,9 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise ProblemError(
                 409, "conflict", "Conflicting change", "Another change to the same record came first; retry."
             ) from error
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reading (its implicit transaction ends with the request)."""
+    async with get_database(request).session() as session:
+        yield session

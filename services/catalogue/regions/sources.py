@@ -1,0 +1,30 @@
+"""Where an import reads its lines from: a file, lines in memory, or a stream (an HTTP body)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from pathlib import Path
+
+#: A path to a file, or its lines (text or bytes, with or without line endings), possibly streamed.
+Source = str | os.PathLike[str] | Iterable[str | bytes] | AsyncIterable[str | bytes]
+
+
+async def numbered_lines(source: Source) -> AsyncIterator[tuple[int, str | bytes]]:
+    """The lines of `source` with their numbers, from 1."""
+    number = 0
+    if isinstance(source, str | os.PathLike):
+        # The files are a few megabytes: one read off the event loop, then split.
+        data = await asyncio.to_thread(Path(source).read_bytes)
+        for raw in data.splitlines():
+            number += 1
+            yield number, raw
+    elif isinstance(source, AsyncIterable):
+        async for line in source:
+            number += 1
+            yield number, line
+    else:
+        for text in source:
+            number += 1
+            yield number, text

@@ -269,7 +269,7 @@ async def links_by_ars(session: AsyncSession) -> tuple[dict[str, set[str]], dict
     )
     successors: dict[str, set[str]] = {}
     predecessors: dict[str, set[str]] = {}
-    for before, after in rows.tuples():
+    for before, after in rows:
         if before is None or after is None:
             continue
         successors.setdefault(before, set()).add(after)

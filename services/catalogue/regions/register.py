@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from contracts.catalogue import RegionLevel
+from services.catalogue.regions.sources import decoded
 
 RECORD_LENGTH = 220
 
@@ -120,7 +121,7 @@ def parse_register(lines: Iterable[str | bytes]) -> Iterator[RegisterRecord | Sk
 
 def parse_register_line(raw: str | bytes, number: int) -> RegisterRecord | SkippedLine | None:
     """Line `number` of a register parsed: a record, why it is skipped, or None for a blank line."""
-    text = _decoded(raw) if isinstance(raw, bytes) else raw
+    text = decoded(raw)
     if text is None:
         return SkippedLine(number, "undecodable", "The line is neither UTF-8 nor Windows-1252 text.")
     if number == 1:
@@ -129,17 +130,6 @@ def parse_register_line(raw: str | bytes, number: int) -> RegisterRecord | Skipp
     if not text.strip():
         return None
     return parse_line(text, number)
-
-
-def _decoded(raw: bytes) -> str | None:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
 
 
 def parse_line(text: str, number: int) -> RegisterRecord | SkippedLine:

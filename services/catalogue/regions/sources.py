@@ -28,3 +28,18 @@ async def numbered_lines(source: Source) -> AsyncIterator[tuple[int, str | bytes
         for text in source:
             number += 1
             yield number, text
+
+
+def decoded(raw: str | bytes) -> str | None:
+    """A line as text: bytes are UTF-8, or else Windows-1252 (older Destatis releases); None when
+    they are neither."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None

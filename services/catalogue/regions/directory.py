@@ -24,6 +24,8 @@ from contracts.catalogue import Region, RegionLevel
 from services.catalogue.regions.models import PostalCode, RegionPeriod, TerritorialChange
 from services.catalogue.regions.territory import GERMANY_ARS
 
+#: The fields set in every Region the directory builds (shared, never changed).
+_EVERY_FIELD = set(Region.model_fields)
 _LEVELS_BELOW_BUND = ("land", "regierungsbezirk", "kreis", "gemeindeverband", "gemeinde")
 _REGIONAL_KEY = re.compile(r"\d{2}(\d|\d{3}|\d{7}|\d{10})?")
 
@@ -77,6 +79,11 @@ class RegionDirectory:
                 return region
         return None
 
+    def latest(self, ars: str) -> Region | None:
+        """The newest period of `ars`: the region as it is, or as it was when it ended."""
+        periods = self._periods.get(ars)
+        return periods[-1] if periods else None
+
     def history(self, ars: str) -> list[Region]:
         """Every period of `ars`, oldest first (empty when unknown)."""
         return list(self._periods.get(ars, ()))
@@ -121,11 +128,7 @@ class RegionDirectory:
         return ars[:2]
 
     def _at(self, ars: str, as_of: dt.date | None) -> Region | None:
-        region = self.get(ars, as_of)
-        if region is None and as_of is None:
-            periods = self._periods.get(ars)
-            region = periods[-1] if periods else None
-        return region
+        return self.get(ars, as_of) if as_of is not None else self.latest(ars)
 
 
 async def load_directory(session: AsyncSession) -> RegionDirectory:
@@ -149,8 +152,10 @@ async def load_directory(session: AsyncSession) -> RegionDirectory:
         )
     )
     periods = [
-        # Built without validation: the rows were validated when imported; this keeps a reload fast.
+        # Built without validation (the rows were validated when imported), which keeps a reload fast,
+        # and with one shared set of fields, which saves some 700 bytes per region.
         Region.model_construct(
+            _EVERY_FIELD,
             ars=sys.intern(ars),
             ags=sys.intern(ags) if ags else None,
             level=cast(RegionLevel, sys.intern(level)),

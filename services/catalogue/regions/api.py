@@ -7,7 +7,7 @@ kit's app factory sets up) through :func:`kit.service.get_database`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -259,9 +259,9 @@ async def put_postal_codes(
         return await _imported(import_postal_codes(session, body_lines(request, MAX_POSTAL_CODES_BYTES)))
 
 
-async def _imported(running: Any) -> ImportReport:
+async def _imported(running: Awaitable[ImportReport]) -> ImportReport:
     try:
-        report: ImportReport = await running
+        report = await running
     except ImportRejectedError as refused:
         status = 409 if refused.slug == "register-out-of-date" else 422
         raise ProblemError(status, refused.slug, "Import refused", refused.detail) from None

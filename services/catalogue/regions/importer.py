@@ -28,6 +28,7 @@ from services.catalogue.regions.report import (
     ImportRejectedError,
     ImportReport,
     LevelCounts,
+    Phase,
     SkippedRow,
 )
 from services.catalogue.regions.sources import Source, numbered_lines
@@ -82,7 +83,7 @@ class SkipLog:
         return sorted(self.rows, key=lambda row: row.line)
 
 
-def tell(progress: Progress | None, phase: Any, done: int, total: int | None = None) -> None:
+def tell(progress: Progress | None, phase: Phase, done: int, total: int | None = None) -> None:
     """Report progress, if anyone listens."""
     if progress is not None:
         progress(ImportProgress(phase, done, total))

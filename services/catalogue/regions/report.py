@@ -68,10 +68,13 @@ class ImportReport(Model):
     seconds: float = 0.0
 
 
+Phase = Literal["reading", "writing", "announcing", "done"]
+
+
 @dataclass(frozen=True, slots=True)
 class ImportProgress:
     """How far an import is: `done` of `total` (None when unknown) in a phase."""
 
-    phase: Literal["reading", "writing", "announcing", "done"]
+    phase: Phase
     done: int
     total: int | None = None

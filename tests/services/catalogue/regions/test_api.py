@@ -1,6 +1,7 @@
 """The regions API over ASGI against PostgreSQL: public reads, admin imports, bad input."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -45,10 +46,10 @@ async def _periods(url: str) -> int:
     return int(count or 0)
 
 
-def _is_problem(response: httpx.Response, status: int) -> dict:
+def _is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    problem = response.json()
+    problem: dict[str, Any] = response.json()
     assert problem["status"] == status
     return problem
 

@@ -17,10 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from gateway.openapi import merge_openapi
 from gateway.route_table import RouteTable
+from gateway.upstream_client import UpstreamError
 from gateway.upstream_pool import UpstreamPool
 
 __all__ = ["AggregatedOpenApi"]
@@ -29,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 #: An OpenAPI document larger than this is not one we merge.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
-_FETCH_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+_FETCH_TIMEOUT = 5.0
 TITLE = "Basisdienste API"
 DESCRIPTION = "Every service of the Basisdienste suite, as reached through the API gateway."
 
@@ -120,25 +119,13 @@ class AggregatedOpenApi:
 
     async def _fetch(self, base_url: str) -> dict[str, Any] | None:
         try:
-            async with self._pool.session.get(base_url + "/openapi.json", timeout=_FETCH_TIMEOUT) as response:
-                if response.status != 200:
-                    return None
-                body = await _read_bounded(response, MAX_DOCUMENT_BYTES)
-            if body is None:
+            status, body = await self._pool.get(
+                base_url + "/openapi.json", timeout=_FETCH_TIMEOUT, max_bytes=MAX_DOCUMENT_BYTES
+            )
+            if status != 200 or body is None:
                 return None
             document = json.loads(body)
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, RecursionError) as error:
+        except (UpstreamError, TimeoutError, ValueError, RecursionError) as error:
             logger.warning("OpenAPI of %s not fetched: %s", base_url, type(error).__name__)
             return None
         return document if isinstance(document, dict) else None
-
-
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from yarl import URL
 
 from gateway import problems
 from gateway.edge_auth import EdgeAuth
@@ -166,13 +165,13 @@ class Edge:
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
         has_body = headers.chunked or bool(length)
         query: bytes = scope.get("query_string", b"")
-        target = route.base_url + route.upstream_path(path)
+        target = route.upstream_path(path).encode("ascii")
         if query:
-            target += "?" + query.decode("ascii")
+            target += b"?" + query
         request = UpstreamRequest(
             method=method,
-            url=URL(target, encoded=True),
-            headers=[*headers.forward, *forwarding.headers, ("x-request-id", request_id)],
+            target=target,
+            headers=[*headers.forward, *forwarding.headers, (b"x-request-id", request_id.encode("ascii"))],
             body=RequestBody(receive, limit=limits.max_body_bytes, timeout=limits.body_timeout) if has_body else None,
             declared_length=length,
             response_headers=response_headers,

@@ -90,8 +90,8 @@ class TrustedProxies:
 class ClientHeaders:
     """What the gateway reads from a request's headers in one pass, and what it sends upstream."""
 
-    #: End-to-end headers to forward (names lower-case), before the gateway adds its own.
-    forward: list[tuple[str, str]]
+    #: End-to-end headers to forward (names lower-case, as received), before the gateway adds its own.
+    forward: list[tuple[bytes, bytes]]
     authorization: list[str]
     host: str | None
     content_length: list[bytes]
@@ -135,9 +135,7 @@ def read_client_headers(raw: Sequence[tuple[bytes, bytes]]) -> ClientHeaders:
         # RFC 9112 §6.1: a message with both is a smuggling attempt or a broken intermediary.
         raise InvalidHeaderError("the request has both Transfer-Encoding and Content-Length")
     # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    forward = [
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in kept if name not in connection_tokens
-    ]
+    forward = [(name, value) for name, value in kept if name not in connection_tokens] if connection_tokens else kept
     return ClientHeaders(
         forward=forward,
         authorization=authorization,
@@ -168,7 +166,7 @@ class Forwarding:
     """Who the client is, as far as the gateway can tell, and the headers saying so upstream."""
 
     client_ip: str
-    headers: list[tuple[str, str]]
+    headers: list[tuple[bytes, bytes]]
 
 
 def forwarding_for(
@@ -193,11 +191,11 @@ def forwarding_for(
             proto = headers.forwarded_proto
         if headers.forwarded_host and _HOST.fullmatch(headers.forwarded_host):
             host = headers.forwarded_host
-    added = [("x-forwarded-for", chain), ("x-forwarded-proto", proto)]
+    added = [(b"x-forwarded-for", chain.encode("latin-1")), (b"x-forwarded-proto", proto.encode("latin-1"))]
     if host:
-        added.append(("x-forwarded-host", host))
+        added.append((b"x-forwarded-host", host.encode("latin-1")))
     if prefix:
-        added.append(("x-forwarded-prefix", prefix))
+        added.append((b"x-forwarded-prefix", prefix.encode("latin-1")))
     return Forwarding(client_ip=client_ip, headers=added)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "circuit_state",
     "observe_request",
     "route_table_reloads_total",
+    "upstream_attempt",
     "upstream_attempts_total",
     "upstream_retries_total",
 ]
@@ -44,6 +45,15 @@ route_table_reloads_total = Counter(
 )
 
 
+def upstream_attempt(upstream: str, outcome: str) -> Counter:
+    """The counter of `upstream`'s attempts with `outcome` (looked up once per label set)."""
+    key = (upstream, outcome)
+    counter = _attempts.get(key)
+    if counter is None:
+        counter = _attempts[key] = upstream_attempts_total.labels(upstream, outcome)
+    return counter
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one request the gateway answered without FastAPI (proxied or refused at the edge)."""
     key = (method if method in _KNOWN_METHODS else "OTHER", route, status)
@@ -61,3 +71,4 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_attempts: dict[tuple[str, str], Counter] = {}

@@ -2,8 +2,9 @@
 
 Bodies stream in both directions with bounded memory: the request body is passed on chunk by chunk
 as the client sends it (see :mod:`gateway.request_body`), the response body chunk by chunk as the
-upstream sends it, and each side waits for the other (the server's flow control downstream,
-aiohttp's upstream), so a 500 MB transfer holds a few chunks in memory at a time.
+upstream sends it, and each side waits for the other (the server's flow control downstream, the
+connection's upstream, see :mod:`gateway.upstream_client`), so a 500 MB transfer holds a few
+chunks in memory at a time.
 
 Retries happen only for idempotent methods, only when the upstream could not be reached or
 answered 502/503/504, and only when the body can be sent again: none, a small one read whole
@@ -18,16 +19,15 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-import aiohttp
 from starlette.types import Message, Receive, Send
-from yarl import URL
 
 from gateway import problems
 from gateway.forwarding import response_headers
-from gateway.metrics import upstream_attempts_total, upstream_retries_total
+from gateway.metrics import upstream_attempt, upstream_retries_total
 from gateway.request_body import REPLAYABLE_BODY_BYTES, BodyAbortedError, RequestBody
 from gateway.route_table import RETRYABLE_STATUSES, CompiledRoute
-from gateway.upstream_pool import UpstreamPool
+from gateway.upstream_client import UpstreamError, UpstreamTimeoutError
+from gateway.upstream_pool import UpstreamPool, UpstreamResponse
 
 __all__ = ["Outcome", "Proxy", "UpstreamAbortedError", "UpstreamRequest"]
 
@@ -46,8 +46,9 @@ class UpstreamRequest:
     """What goes to the upstream."""
 
     method: str
-    url: URL
-    headers: list[tuple[str, str]]
+    #: Path and query as sent to the upstream.
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
     body: RequestBody | None
     declared_length: int | None
     #: Added to the response, e.g. the rate-limit headers.
@@ -88,7 +89,8 @@ class Proxy:
         if body is not None and attempts > 1 and _is_small(request.declared_length):
             replay = await _read_whole(body)
         breaker = self.pool.breaker(route.upstream)
-        session = self.pool.session
+        # A body of unknown length goes upstream chunked, as it came.
+        chunked = body is not None and request.declared_length is None
         attempt = 0
         while True:
             attempt += 1
@@ -97,34 +99,35 @@ class Proxy:
             outcome.attempts = attempt
             data = replay if replay is not None else body.chunks() if body is not None else None
             try:
-                response = await session.request(
+                response = await self.pool.request(
+                    route.origin,
                     request.method,
-                    request.url,
-                    headers=request.headers,
-                    data=data,
-                    allow_redirects=False,
-                    timeout=route.client_timeout,
+                    request.target,
+                    request.headers,
+                    data,
+                    chunked=chunked,
+                    read_timeout=route.read_timeout,
                 )
-            except (aiohttp.ClientError, OSError, TimeoutError, BodyAbortedError) as error:
+            except (UpstreamError, BodyAbortedError) as error:
                 if body is not None and body.failure is not None:
                     breaker.record_unknown()
                     raise body.failure from None
                 breaker.record_failure()
-                if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ConnectionTimeoutError):
-                    upstream_attempts_total.labels(route.upstream, "timeout").inc()
+                if isinstance(error, UpstreamTimeoutError):
+                    upstream_attempt(route.upstream, "timeout").inc()
                     raise problems.upstream_timeout(route.upstream) from None
-                upstream_attempts_total.labels(route.upstream, "connect_error").inc()
-                logger.warning("upstream %s failed: %s", route.upstream, type(error).__name__)
+                upstream_attempt(route.upstream, "connect_error").inc()
+                logger.warning("upstream %s failed: %s", route.upstream, error)
                 if _may_retry(attempt, attempts, body, replay):
                     await _back_off(route, attempt)
                     continue
                 raise problems.upstream_unavailable(route.upstream) from None
             status = response.status
-            upstream_attempts_total.labels(route.upstream, _status_class(status)).inc()
+            upstream_attempt(route.upstream, _status_class(status)).inc()
             if status in RETRYABLE_STATUSES:
                 breaker.record_failure()
                 if _may_retry(attempt, attempts, body, replay):
-                    response.release()
+                    response.close()
                     await _back_off(route, attempt)
                     continue
             else:
@@ -162,14 +165,14 @@ def _status_class(status: int) -> str:
 
 
 async def _stream_response(
-    response: aiohttp.ClientResponse,
+    response: UpstreamResponse,
     request: UpstreamRequest,
     route: CompiledRoute,
     receive: Receive,
     send: Send,
     outcome: Outcome,
 ) -> None:
-    headers = response_headers(response.raw_headers)
+    headers = response_headers(response.headers)
     if request.response_headers:
         headers.extend(request.response_headers)
     watcher: asyncio.Task[None] | None = None
@@ -180,20 +183,19 @@ async def _stream_response(
             # The server does not tell a streaming app that its client left (sending to it just
             # does nothing), so a long download would be read to its end for nobody: watch for it.
             watcher = asyncio.create_task(_until_disconnect(receive))
-        content = response.content
         while True:
             if watcher is not None and watcher.done():
                 outcome.client_gone = True
                 return
-            chunk = await content.readany()
-            last = not chunk or content.at_eof()
+            chunk = await response.read_chunk()
+            last = response.at_eof
             outcome.bytes_sent += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
             if last:
                 complete = True
                 return
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        logger.warning("upstream %s broke off its response: %s", route.upstream, type(error).__name__)
+    except UpstreamError as error:
+        logger.warning("upstream %s broke off its response: %s", route.upstream, error)
         raise UpstreamAbortedError(route.upstream) from error
     finally:
         if watcher is not None:
@@ -204,7 +206,7 @@ async def _stream_response(
             response.close()
 
 
-def _may_run_long(response: aiohttp.ClientResponse) -> bool:
+def _may_run_long(response: UpstreamResponse) -> bool:
     length = response.content_length
     return length is None or length > _LONG_RESPONSE_BYTES
 

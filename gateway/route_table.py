@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.path import InvalidPathError, RequestPath, parse_path
 from gateway.rate_limit import RatePolicy
+from gateway.upstream_client import Origin
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -43,14 +43,14 @@ __all__ = [
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Upstream statuses that mean "not handled, try again": the request never reached a working upstream.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
-#: Seconds to open a connection to an upstream; an upstream that takes longer counts as unreachable.
-CONNECT_TIMEOUT = 5.0
-
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"
 #: RFC 6749 scope-token.
 _SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 #: Settings that already use GATEWAY_<X>_URL, so no upstream may be called <x>.
 _RESERVED_UPSTREAM_NAMES = frozenset({"jwks", "redis"})
+
+#: The path of an upstream URL: sent before every forwarded path as it is, so already encoded.
+_BASE_PATH = re.compile(r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?")
 
 Name = Annotated[str, Field(pattern=_NAME)]
 
@@ -205,12 +205,12 @@ class CompiledRoute:
     """A route ready for the hot path: everything derived once, at load time."""
 
     route: Route
-    #: The upstream's base URL without a trailing slash (its path included).
-    base_url: str
+    #: Where the upstream is, and the base path its URL puts before every forwarded path.
+    origin: Origin
     audience: str
     rate_policy: RatePolicy | None
-    #: Timeouts of the upstream call: connecting, and silence once the request is sent.
-    client_timeout: aiohttp.ClientTimeout
+    #: Seconds the upstream may stay silent once the request is sent.
+    read_timeout: float
     #: Segments removed before forwarding.
     strip_depth: int = field(init=False)
 
@@ -228,11 +228,12 @@ class CompiledRoute:
         return self.route.upstream
 
     def upstream_path(self, path: RequestPath) -> str:
-        """The raw path to request upstream: the client's, without the prefix if the route strips it."""
+        """The raw path to request upstream: the upstream's base path, then the client's path without
+        the prefix if the route strips it."""
         if self.strip_depth == 0:
-            return path.raw
+            return self.origin.base_path + path.raw
         rest = path.raw_segments[self.strip_depth :]
-        return "/" + "/".join(rest) if rest else "/"
+        return self.origin.base_path + ("/" + "/".join(rest) if rest else "/")
 
     def retries(self, method: str) -> int:
         """How many tries a request with this method gets."""
@@ -249,12 +250,10 @@ class RouteTable:
         for route in spec.routes:
             compiled = CompiledRoute(
                 route=route,
-                base_url=self.upstream_urls[route.upstream],
+                origin=Origin.of(self.upstream_urls[route.upstream]),
                 audience=route.audience or route.upstream,
                 rate_policy=_rate_policy(spec, route.rate_limit),
-                client_timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=CONNECT_TIMEOUT, sock_read=route.timeout or default_timeout
-                ),
+                read_timeout=route.timeout or default_timeout,
             )
             self.routes[_segments_of(route.prefix)] = compiled
         self.max_depth = max((len(key) for key in self.routes), default=0)
@@ -298,6 +297,12 @@ def checked_upstream_url(url: str) -> str:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"an upstream URL has no query, fragment or credentials: {url!r}")
+    if not _BASE_PATH.fullmatch(parts.path):
+        raise ValueError(f"an upstream URL's path is percent-encoded ASCII: {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError as error:
+        raise ValueError(f"not a valid port in {url!r}") from error
     return url.rstrip("/")
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.catalogue import Region, RegionLevel
@@ -111,6 +111,7 @@ async def import_register(
     if not records:
         raise ImportRejectedError("empty-register", "The file holds no usable register record.")
     effective = register_date or records[0].gebietsstand
+    await lock_regions(session)
     newest = await session.scalar(select(func.max(LoadedRegister.register_date)))
     if newest is not None and effective < newest:
         raise ImportRejectedError(
@@ -120,7 +121,7 @@ async def import_register(
         select(func.max(LoadedRegister.register_date)).where(LoadedRegister.register_date < effective)
     )
     current, former = await _stored_periods(session)
-    plan = plan_import(current, former, records, effective=effective, previous=previous)
+    plan = plan_import(current, former, records, effective=effective)
     if current and plan.ended > max_ended_share * len(current):
         raise ImportRejectedError(
             "register-incomplete",
@@ -133,6 +134,13 @@ async def import_register(
     events = await _announce(session, plan, progress)
     tell(progress, "done", len(records), len(records))
     return _report(plan, records, skips, effective, previous, events, time.perf_counter() - started)
+
+
+async def lock_regions(session: AsyncSession) -> None:
+    """Make imports into the region tables take turns (until the transaction ends): each compares the
+    file with what is stored, which another import must not change meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('catalogue.regions.import'))"))
 
 
 async def _read(source: Source, skips: SkipLog, progress: Progress | None) -> list[RegisterRecord]:

@@ -21,7 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.regions.importer import BATCH, Progress, SkipLog, tell
+from services.catalogue.regions.importer import BATCH, Progress, SkipLog, lock_regions, tell
 from services.catalogue.regions.models import PostalCode, RegionPeriod, TerritorialChange
 from services.catalogue.regions.register import SkippedLine
 from services.catalogue.regions.report import ImportRejectedError, ImportReport
@@ -117,6 +117,7 @@ async def import_postal_codes(
     rows = await _read(path_or_lines, skips, progress)
     if not rows:
         raise ImportRejectedError("empty-postal-codes", "The file holds no usable postal-code row.")
+    await lock_regions(session)
     current, successors = await _gemeinden(session)
     wanted: dict[tuple[str, str], str] = {}
     remapped = 0

@@ -163,16 +163,15 @@ def plan_import(
     records: Sequence[RegisterRecord],
     *,
     effective: dt.date,
-    previous: dt.date | None,
 ) -> Plan:
     """The plan of importing `records` (one register, without duplicates) over the `current` periods.
 
     `former` holds, by identity, the last period of regions that ended earlier (to see restorations).
-    The register's changes take effect at `effective`; `previous` is the register loaded before.
+    The register's changes take effect at `effective`.
     """
     incoming = _periods_of(records)
     baseline = not current
-    planner = _Planner(effective, previous, baseline)
+    planner = _Planner(effective, baseline)
     now = {period.identity: period for period in current}
     for identity, period in incoming.items():
         before = now.get(identity)
@@ -222,9 +221,8 @@ def parent_in(level: RegionLevel, ars: str, present: set[str]) -> str | None:
 
 
 class _Planner:
-    def __init__(self, effective: dt.date, previous: dt.date | None, baseline: bool) -> None:
+    def __init__(self, effective: dt.date, baseline: bool) -> None:
         self.plan = Plan(effective)
-        self.previous = previous
         self.baseline = baseline
 
     def count(self, level: str, kind: str) -> None:

@@ -9,7 +9,7 @@ from services.catalogue.changes import changes_table
 from services.catalogue.regions.importer import import_register
 from services.catalogue.regions.models import PostalCode, RegionPeriod, TerritorialChange
 from services.catalogue.regions.postal_codes import import_postal_codes
-from services.catalogue.regions.report import ImportRejectedError
+from services.catalogue.regions.report import ImportProgress, ImportRejectedError
 from tests.services.catalogue.regions.conftest import POSTAL_CODES, REGISTER_2021, REGISTER_2025
 
 
@@ -46,10 +46,16 @@ async def test_the_2021_register_is_the_baseline_and_loads_again_without_change(
 
 
 async def test_the_2025_register_over_2021_records_the_destatis_changes(sessions) -> None:
+    progress: list[ImportProgress] = []
     async with sessions() as session, session.begin():
         started = time.perf_counter()
-        report = await import_register(session, REGISTER_2025)
+        report = await import_register(session, REGISTER_2025, progress=progress.append)
         print("2025", time.perf_counter() - started, report.model_dump_json(exclude={"skipped_rows"}))
+    assert [step.phase for step in progress][:8] == ["reading"] * 8
+    assert {step.phase for step in progress} == {"reading", "writing", "announcing", "done"}
+    assert progress[-1].phase == "done"
+    writing = [step for step in progress if step.phase == "writing"]
+    assert writing[-1].done == writing[-1].total
     gemeinden = report.levels["gemeinde"]
     assert (gemeinden.ended, gemeinden.added, gemeinden.renamed) == (49, 5, 27)
     assert gemeinden.moved == 20

@@ -24,6 +24,7 @@ async def test_the_real_file_maps_every_postal_code_to_every_candidate(sessions)
         await import_register(session, REGISTER_2025)
     async with sessions() as session, session.begin():
         report = await import_postal_codes(session, POSTAL_CODES)
+    print("postal codes", report.seconds)
     # 41 rows name Gemeinden that ended before 2025; with no older register loaded, none is known.
     assert report.skip_reasons == {"unknown-ags": 41}
     assert report.records == 12871

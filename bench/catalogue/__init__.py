@@ -1,0 +1,1 @@
+"""Benchmarks of the catalogue service: search quality and speed against plain PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Importers of the catalogue: parsers that turn the real source files into content records."""

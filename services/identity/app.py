@@ -4,9 +4,23 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from kit.config import ServiceSettings
 from kit.service import Role, ServiceSpec, create_service_app
+from services.identity import paths
+from services.identity.clients.api import router as clients_router
 from services.identity.config import Settings
+from services.identity.discovery import router as discovery_router
+from services.identity.keys.api import router as keys_router
 from services.identity.models import Base
+from services.identity.oauth.endpoints import router as oauth_router
+from services.identity.oauth.forms import MAX_FORM_BYTES
+from services.identity.runtime import identity_components
+
+
+def _body_limits(settings: ServiceSettings) -> dict[str, int]:
+    # OAuth requests are small forms: refuse a large body before reading it.
+    return dict.fromkeys((paths.TOKEN, paths.INTROSPECT, paths.REVOKE), MAX_FORM_BYTES)
+
 
 SPEC = ServiceSpec(
     name="identity",
@@ -18,7 +32,10 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
+    routers=[discovery_router, keys_router, oauth_router, clients_router],
     publishes=["identity.account"],
+    components=identity_components,
+    body_limits=_body_limits,
 )
 
 

@@ -1,0 +1,1 @@
+"""OAuth clients (portals, authority back-ends) registered by each tenant's administrators."""

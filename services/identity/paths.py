@@ -1,0 +1,15 @@
+"""Where the identity service's endpoints live, relative to the issuer URL.
+
+Discovery publishes each as ``<issuer><path>``; the authorization, userinfo and logout endpoints are
+published already and are served by the parts of the service that implement them.
+"""
+
+AUTHORIZE = "/authorize"
+TOKEN = "/token"  # noqa: S105 - a path, not a password
+USERINFO = "/userinfo"
+JWKS = "/jwks"
+INTROSPECT = "/introspect"
+REVOKE = "/revoke"
+LOGOUT = "/logout"
+OPENID_CONFIGURATION = "/.well-known/openid-configuration"
+OAUTH_AUTHORIZATION_SERVER = "/.well-known/oauth-authorization-server"

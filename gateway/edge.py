@@ -25,7 +25,7 @@ from gateway.forwarding import InvalidHeaderError, TrustedProxies, forwarding_fo
 from gateway.metrics import INVALID_PATH_ROUTE, UNMATCHED_ROUTE, observe_request
 from gateway.path import InvalidPathError, RequestPath, check_query, parse_path
 from gateway.proxy import Outcome, Proxy, UpstreamAbortedError, UpstreamRequest
-from gateway.rate_limit import RateLimiter, rate_limit_headers
+from gateway.rate_limit import RateLimiter, rate_limit_fields, rate_limit_headers
 from gateway.request_body import RequestBody
 from gateway.route_reload import RouteTableSource
 from gateway.route_table import CompiledRoute
@@ -158,10 +158,9 @@ class Edge:
         if policy is not None:
             key = f"client:{principal.client_id}" if principal is not None else f"ip:{forwarding.client_ip}"
             decision = await self.limiter.acquire(key, policy)
-            limit_headers = rate_limit_headers(decision, policy)
             if not decision.allowed:
-                raise problems.too_many_requests(limit_headers)
-            response_headers = [(name.lower().encode(), value.encode()) for name, value in limit_headers.items()]
+                raise problems.too_many_requests(rate_limit_headers(decision, policy))
+            response_headers = rate_limit_fields(decision, policy)
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
         has_body = headers.chunked or bool(length)
         query: bytes = scope.get("query_string", b"")

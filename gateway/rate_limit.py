@@ -10,14 +10,15 @@ at most ``burst + rate * T`` times.
   script refills, takes and stores atomically, with the time of the Redis server, so replicas whose
   clocks disagree still agree on every bucket.
 
-:func:`rate_limit_headers` renders a decision as the ``RateLimit-Policy`` and ``RateLimit`` fields of
+:func:`rate_limit_fields` renders a decision as the ``RateLimit-Policy`` and ``RateLimit`` fields of
 draft-ietf-httpapi-ratelimit-headers-10 (the same shape in -11), the older ``RateLimit-Limit``,
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` trio that clients widely understand, and
-``Retry-After`` on a denial.
+``Retry-After`` on a denial (:func:`rate_limit_headers`: the same as a dict of strings).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -64,9 +65,20 @@ class RatePolicy:
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
 
+    @functools.cached_property
+    def header_name(self) -> bytes:
+        """The name as a Structured Field String (RFC 9651, section 3.3.3), as every field carries it."""
+        escaped = self.name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'.encode("ascii")
 
-@dataclass(frozen=True)
-class RateDecision:
+    @functools.cached_property
+    def policy_field(self) -> bytes:
+        """The ``RateLimit-Policy`` field: the quota is the burst, q/w the sustained rate."""
+        window = max(1, _whole_seconds(self.burst / self.rate))
+        return b"%b;q=%d;w=%d" % (self.header_name, self.burst, window)
+
+
+class RateDecision(NamedTuple):
     """The outcome of one request against one policy."""
 
     allowed: bool
@@ -334,7 +346,22 @@ def create_rate_limiter(redis_url: str | None, *, fail_open: bool = True) -> Rat
 
 
 def rate_limit_headers(decision: RateDecision, policy: RatePolicy) -> dict[str, str]:
-    """Response header fields for ``decision`` under ``policy``.
+    """:func:`rate_limit_fields` as a dict of field names and values."""
+    return {_CANONICAL_NAMES[name]: value.decode("ascii") for name, value in rate_limit_fields(decision, policy)}
+
+
+_CANONICAL_NAMES = {
+    b"ratelimit-policy": "RateLimit-Policy",
+    b"ratelimit": "RateLimit",
+    b"ratelimit-limit": "RateLimit-Limit",
+    b"ratelimit-remaining": "RateLimit-Remaining",
+    b"ratelimit-reset": "RateLimit-Reset",
+    b"retry-after": "Retry-After",
+}
+
+
+def rate_limit_fields(decision: RateDecision, policy: RatePolicy) -> list[tuple[bytes, bytes]]:
+    """Response header fields for ``decision`` under ``policy`` (names lower-case, as ASGI sends them).
 
     - ``RateLimit-Policy: "<name>";q=<burst>;w=<seconds an empty bucket takes to fill>``: the
       quota is the burst, and q/w the sustained rate (rounded down where burst/rate is fractional).
@@ -347,22 +374,20 @@ def rate_limit_headers(decision: RateDecision, policy: RatePolicy) -> dict[str, 
     No partition key (``pk``) is sent: the key is a client id or an IP address, and the draft asks not
     to echo sensitive data.
     """
-    name = _sf_string(policy.name)
-    window = max(1, _whole_seconds(policy.burst / policy.rate))
-    service_limit = f"{name};r={decision.remaining}"
     next_token = _seconds_until_next_token(decision, policy)
+    service_limit = b"%b;r=%d" % (policy.header_name, decision.remaining)
     if next_token is not None:
-        service_limit += f";t={next_token}"
-    headers = {
-        "RateLimit-Policy": f"{name};q={policy.burst};w={window}",
-        "RateLimit": service_limit,
-        "RateLimit-Limit": str(decision.limit),
-        "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(_whole_seconds(decision.reset_seconds)),
-    }
+        service_limit += b";t=%d" % next_token
+    fields = [
+        (b"ratelimit-policy", policy.policy_field),
+        (b"ratelimit", service_limit),
+        (b"ratelimit-limit", b"%d" % decision.limit),
+        (b"ratelimit-remaining", b"%d" % decision.remaining),
+        (b"ratelimit-reset", b"%d" % _whole_seconds(decision.reset_seconds)),
+    ]
     if not decision.allowed:
-        headers["Retry-After"] = str(max(1, _whole_seconds(decision.retry_after)))
-    return headers
+        fields.append((b"retry-after", b"%d" % max(1, _whole_seconds(decision.retry_after))))
+    return fields
 
 
 def _seconds_until_next_token(decision: RateDecision, policy: RatePolicy) -> int | None:
@@ -378,9 +403,3 @@ def _seconds_until_next_token(decision: RateDecision, policy: RatePolicy) -> int
 def _whole_seconds(seconds: float) -> int:
     """Seconds rounded up to a whole number, never negative."""
     return max(0, math.ceil(seconds - _SECONDS_SLACK))
-
-
-def _sf_string(value: str) -> str:
-    """``value`` as a Structured Field String (RFC 9651, section 3.3.3)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'

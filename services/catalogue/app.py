@@ -12,11 +12,17 @@ from services.catalogue.changes_api import router as changes_router
 from services.catalogue.config import Settings
 from services.catalogue.editorial.api import router as editorial_router
 from services.catalogue.models import Base
+from services.catalogue.regions.api import MAX_POSTAL_CODES_BYTES, MAX_REGISTER_BYTES
+from services.catalogue.regions.api import router as regions_router
 
 
 def _body_limits(settings: ServiceSettings) -> dict[str, int]:
     assert isinstance(settings, Settings)
-    return {"/editorial/bulk": settings.max_bulk_bytes}
+    return {
+        "/editorial/bulk": settings.max_bulk_bytes,
+        "/regionen/register": MAX_REGISTER_BYTES,
+        "/postleitzahlen": MAX_POSTAL_CODES_BYTES,
+    }
 
 
 SPEC = ServiceSpec(
@@ -29,7 +35,7 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[editorial_router, changes_router],
+    routers=[editorial_router, regions_router, changes_router],
     publishes=[RecordEvent.topic, RegionChanged.topic],
     body_limits=_body_limits,
 )

@@ -13,6 +13,7 @@ writes are editorial and rare; an import is one transaction per batch.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.base import Event
 from kit.db import JSONType, UTCDateTime, utcnow
-from kit.events.outbox import publish
+from kit.events.outbox import publish_many
 from services.catalogue.models import Base
 
 #: Arbitrary, fixed: the advisory lock that orders the catalogue's writers.
 _FEED_LOCK = 0x6361_7461_6C6F_67  # "catalog"
+#: Rows per multi-row insert.
+_BATCH_ROWS = 1000
 
 changes_table = Table(
     "changes",
@@ -56,20 +59,32 @@ class Change:
 
 async def record_change(session: AsyncSession, event: Event, *, tenant: str | None, public: bool) -> None:
     """Append `event` to the change feed and queue it in the outbox, in the caller's transaction."""
+    await record_changes(session, [event], tenant=tenant, public=public)
+
+
+async def record_changes(session: AsyncSession, events: Sequence[Event], *, tenant: str | None, public: bool) -> None:
+    """:func:`record_change` for many events, in order, with a few multi-row inserts (an import
+    announces thousands of changes at once)."""
+    if not events:
+        return
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _FEED_LOCK})
-    await session.execute(
-        changes_table.insert(),
-        {
-            "occurred_at": utcnow(),
-            "event_type": event.event_type,
-            "subject": event.key(),
-            "tenant": tenant,
-            "public": public,
-            "data": event.model_dump(mode="json"),
-        },
-    )
-    await publish(session, event, tenant=tenant)
+    for start in range(0, len(events), _BATCH_ROWS):
+        rows = [_feed_row(event, tenant=tenant, public=public) for event in events[start : start + _BATCH_ROWS]]
+        await session.execute(changes_table.insert(), rows)
+    await publish_many(session, events, tenant=tenant)
+
+
+def _feed_row(event: Event, *, tenant: str | None, public: bool) -> dict[str, Any]:
+    return {
+        "occurred_at": utcnow(),
+        "event_type": event.event_type,
+        "subject": event.key(),
+        "tenant": tenant,
+        "public": public,
+        # The same field names as the event on Kafka and in its JSON Schema.
+        "data": event.model_dump(mode="json", by_alias=True),
+    }
 
 
 async def changes_after(

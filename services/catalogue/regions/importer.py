@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.catalogue import Region, RegionLevel
 from contracts.events.catalogue import RegionChanged
 from kit.db import utcnow
-from services.catalogue.regions.announcements import record_changes
+from services.catalogue.changes import record_changes
 from services.catalogue.regions.models import LoadedRegister, RegionPeriod, TerritorialChange
 from services.catalogue.regions.register import RegisterRecord, SkippedLine, parse_register_line
 from services.catalogue.regions.report import (

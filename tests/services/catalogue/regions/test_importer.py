@@ -115,10 +115,10 @@ async def test_every_change_is_in_the_feed_as_a_region_event(sessions) -> None:
             )
         ).all()
     events = {(subject, data["change"]): data["region"] for subject, data in rows}
-    assert events[("160615012097", "ended")]["successor_ars"] == ["160615051119"]
-    assert events[("160615012097", "ended")]["valid_to"] == "2025-11-29"
-    assert "160615012097" in events[("160615051119", "added")]["predecessor_ars"]
-    assert events[("010585896018", "moved")]["predecessor_ars"] == ["010585859018"]
+    assert events[("160615012097", "ended")]["successorArs"] == ["160615051119"]
+    assert events[("160615012097", "ended")]["validTo"] == "2025-11-29"
+    assert "160615012097" in events[("160615051119", "added")]["predecessorArs"]
+    assert events[("010585896018", "moved")]["predecessorArs"] == ["010585859018"]
 
 
 async def test_an_older_or_partial_register_is_refused_and_changes_nothing(sessions) -> None:

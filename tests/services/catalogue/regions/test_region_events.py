@@ -15,9 +15,8 @@ from kit.service import Role
 from kit.testing import service_client
 from kit.testing.topic_watcher import TopicWatcher
 from services.catalogue.app import create_app
-from services.catalogue.changes import changes_table
+from services.catalogue.changes import changes_table, record_changes
 from services.catalogue.config import Settings
-from services.catalogue.regions.announcements import record_changes
 from services.catalogue.regions.api import router
 from tests.services.catalogue.regions.test_register import register_line
 

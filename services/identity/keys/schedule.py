@@ -37,7 +37,7 @@ class ScheduledKey:
 
     def state_at(self, now: dt.datetime) -> KeyState:
         """The key's state at `now`."""
-        if self.removed_at is not None or (self.removes_at is not None and self.removes_at <= now):
+        if any(moment is not None and moment <= now for moment in (self.removed_at, self.removes_at)):
             return KeyState.REMOVED
         if self.retires_at is not None and self.retires_at <= now:
             return KeyState.RETIRED

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from joserfc import jwt
-from sqlalchemy import update
+from sqlalchemy import Interval, literal, update
 
 from kit.auth.jwks import parse_jwks
 from kit.db import utcnow
@@ -101,14 +101,15 @@ async def admin_headers(client: httpx.AsyncClient, app: FastAPI, tenant: str) ->
 async def travel(app: FastAPI, delta: dt.timedelta) -> None:
     """Let `delta` pass for the signing keys: move every key timestamp back, then run the key manager."""
     identity = identity_of(app)
+    back = literal(delta, Interval())
     async with identity.database.session() as session, session.begin():
         await session.execute(
             update(SigningKey).values(
-                published_at=SigningKey.published_at - delta,
-                activates_at=SigningKey.activates_at - delta,
-                retires_at=SigningKey.retires_at - delta,
-                removes_at=SigningKey.removes_at - delta,
-                removed_at=SigningKey.removed_at - delta,
+                published_at=SigningKey.published_at - back,
+                activates_at=SigningKey.activates_at - back,
+                retires_at=SigningKey.retires_at - back,
+                removes_at=SigningKey.removes_at - back,
+                removed_at=SigningKey.removed_at - back,
             )
         )
     await SigningKeyManager(identity.database, identity.ring, identity.settings).refresh()

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -28,6 +29,7 @@ from gateway.proxy import Proxy
 from gateway.rate_limit import create_rate_limiter
 from gateway.route_reload import RouteTableSource
 from gateway.route_table import RouteTable, load_route_table
+from gateway.tracing import ProxyTracing
 from gateway.upstream_pool import UpstreamPool
 from kit.auth import JwksCache
 from kit.http.problems import install_problem_handlers
@@ -76,14 +78,16 @@ class Gateway:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> Gateway:
+def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> Gateway:
     """The gateway, configured from the environment unless `settings` are given.
 
+    Proxied requests are traced with `tracer_provider` (default: the process's, set up by
+    kit.telemetry with the OTLP endpoint of the settings); tests pass one of their own.
     Raises :class:`~gateway.route_table.RouteTableError` if the route table does not load.
     """
     settings = settings or Settings()
     configure_logging(settings.service_name, settings.log_level)
-    configure_tracing(settings.service_name, settings.otlp_endpoint)
+    provider = configure_tracing(settings.service_name, settings.otlp_endpoint)
     instrument_httpx()
     load = functools.partial(
         load_route_table, default_timeout=settings.upstream_timeout, url_overrides=settings.url_overrides()
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
 
     api.include_router(docs_router("/openapi.json"))
     # The paths of the routers above (docs_router serves its assets under /docs/assets/).
+    tracing = ProxyTracing(tracer_provider or provider)
     own_paths = OwnPaths(exact=["/metrics", "/openapi.json", "/docs"], prefixes=["/health/", "/docs/assets/"])
     edge = Edge(
         api=api,
@@ -141,7 +146,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
         routes=routes,
         auth=auth,
         limiter=limiter,
-        proxy=Proxy(pool),
+        proxy=Proxy(pool, tracing),
+        tracing=tracing,
         trusted_proxies=TrustedProxies(settings.trusted_proxy_networks()),
         access_log=settings.access_log,
     )

@@ -16,7 +16,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from contextvars import Token
 
+from opentelemetry import context, trace
+from opentelemetry.context import Context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import problems
@@ -29,6 +32,7 @@ from gateway.rate_limit import RateLimiter, rate_limit_fields, rate_limit_header
 from gateway.request_body import RequestBody
 from gateway.route_reload import RouteTableSource
 from gateway.route_table import CompiledRoute
+from gateway.tracing import TRACE_HEADERS, ProxyTracing, end_server_span, trace_context_of
 from kit.http.body_limit import InvalidContentLengthError, declared_length
 from kit.http.problems import ProblemError, internal_error, problem_response
 from kit.http.request_id import new_request_id
@@ -68,6 +72,7 @@ class Edge:
         auth: EdgeAuth,
         limiter: RateLimiter,
         proxy: Proxy,
+        tracing: ProxyTracing,
         trusted_proxies: TrustedProxies,
         access_log: bool,
     ) -> None:
@@ -77,6 +82,7 @@ class Edge:
         self.auth = auth
         self.limiter = limiter
         self.proxy = proxy
+        self.tracing = tracing
         self.trusted_proxies = trusted_proxies
         self.access_log = access_log
 
@@ -94,6 +100,7 @@ class Edge:
         outcome = Outcome()
         route: CompiledRoute | None = None
         client_ip = _peer(scope)
+        trace_token = self._start_span(scope, outcome) if self.tracing.active else None
         try:
             try:
                 path = parse_path(raw_path)
@@ -127,6 +134,18 @@ class Edge:
             observe_request(scope["method"], label, outcome.status, elapsed)
             if self.access_log:
                 _log_access(scope, label, route, outcome, elapsed, client_ip)
+            if outcome.span is not None and trace_token is not None:
+                prefix, upstream = (route.prefix, route.upstream) if route is not None else (None, None)
+                end_server_span(outcome.span, scope["method"], prefix, upstream, outcome.status)
+                context.detach(trace_token)
+
+    def _start_span(self, scope: Scope, outcome: Outcome) -> Token[Context]:
+        """Start the request's server span and make it the current one; returns the token to detach."""
+        traceparent, tracestate = trace_context_of(scope["headers"])
+        outcome.span = self.tracing.start_server_span(
+            scope["method"], scope.get("scheme", "http"), scope.get("http_version", "1.1"), traceparent, tracestate
+        )
+        return context.attach(trace.set_span_in_context(outcome.span))
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, route: CompiledRoute, path: RequestPath, outcome: Outcome
@@ -161,6 +180,10 @@ class Edge:
             if not decision.allowed:
                 raise problems.too_many_requests(rate_limit_headers(decision, policy))
             response_headers = rate_limit_fields(decision, policy)
+        forward = headers.forward
+        if outcome.span is not None:
+            # The upstream gets the traceparent of the gateway's client span instead (see gateway.tracing).
+            forward = [(name, value) for name, value in forward if name not in TRACE_HEADERS]
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
         has_body = headers.chunked or bool(length)
         query: bytes = scope.get("query_string", b"")
@@ -170,7 +193,7 @@ class Edge:
         request = UpstreamRequest(
             method=method,
             target=target,
-            headers=[*headers.forward, *forwarding.headers, (b"x-request-id", request_id.encode("ascii"))],
+            headers=[*forward, *forwarding.headers, (b"x-request-id", request_id.encode("ascii"))],
             body=RequestBody(receive, limit=limits.max_body_bytes, timeout=limits.body_timeout) if has_body else None,
             declared_length=length,
             response_headers=response_headers,

@@ -19,6 +19,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import Span
 from starlette.types import Message, Receive, Send
 
 from gateway import problems
@@ -26,6 +27,7 @@ from gateway.forwarding import response_headers
 from gateway.metrics import upstream_attempt, upstream_retries_total
 from gateway.request_body import REPLAYABLE_BODY_BYTES, BodyAbortedError, RequestBody
 from gateway.route_table import RETRYABLE_STATUSES, CompiledRoute
+from gateway.tracing import ProxyTracing, end_client_span
 from gateway.upstream_client import UpstreamError, UpstreamTimeoutError
 from gateway.upstream_pool import UpstreamPool, UpstreamResponse
 
@@ -67,13 +69,16 @@ class Outcome:
     client_gone: bool = False
     #: The upstream broke off the answer after it had begun.
     aborted: bool = False
+    #: The request's server span, while the gateway traces.
+    span: Span | None = None
 
 
 class Proxy:
     """Sends requests upstream over the pool, with retries and the upstream's circuit breaker."""
 
-    def __init__(self, pool: UpstreamPool) -> None:
+    def __init__(self, pool: UpstreamPool, tracing: ProxyTracing) -> None:
         self.pool = pool
+        self.tracing = tracing
 
     async def forward(
         self, request: UpstreamRequest, route: CompiledRoute, receive: Receive, send: Send, outcome: Outcome
@@ -98,43 +103,69 @@ class Proxy:
                 raise problems.circuit_open(route.upstream, breaker.retry_after())
             outcome.attempts = attempt
             data = replay if replay is not None else body.chunks() if body is not None else None
-            try:
-                response = await self.pool.request(
-                    route.origin,
-                    request.method,
-                    request.target,
-                    request.headers,
-                    data,
-                    chunked=chunked,
-                    read_timeout=route.read_timeout,
+            headers = request.headers
+            span = None
+            if outcome.span is not None:
+                origin = route.origin
+                span = self.tracing.start_client_span(
+                    outcome.span, request.method, route.upstream, origin.host, origin.port, attempt
                 )
-            except (UpstreamError, BodyAbortedError) as error:
-                if body is not None and body.failure is not None:
-                    breaker.record_unknown()
-                    raise body.failure from None
-                breaker.record_failure()
-                if isinstance(error, UpstreamTimeoutError):
-                    upstream_attempt(route.upstream, "timeout").inc()
-                    raise problems.upstream_timeout(route.upstream) from None
-                upstream_attempt(route.upstream, "connect_error").inc()
-                logger.warning("upstream %s failed: %s", route.upstream, error)
-                if _may_retry(attempt, attempts, body, replay):
-                    await _back_off(route, attempt)
-                    continue
-                raise problems.upstream_unavailable(route.upstream) from None
-            status = response.status
-            upstream_attempt(route.upstream, _status_class(status)).inc()
-            if status in RETRYABLE_STATUSES:
-                breaker.record_failure()
-                if _may_retry(attempt, attempts, body, replay):
-                    response.close()
-                    await _back_off(route, attempt)
-                    continue
-            else:
-                breaker.record_success()
-            outcome.status = status
-            await _stream_response(response, request, route, receive, send, outcome)
-            return
+                headers = [*headers, *ProxyTracing.trace_headers(span)]
+            try:
+                try:
+                    response = await self.pool.request(
+                        route.origin,
+                        request.method,
+                        request.target,
+                        headers,
+                        data,
+                        chunked=chunked,
+                        read_timeout=route.read_timeout,
+                    )
+                except (UpstreamError, BodyAbortedError) as error:
+                    if body is not None and body.failure is not None:
+                        breaker.record_unknown()
+                        _end(span, error="client_body")
+                        raise body.failure from None
+                    breaker.record_failure()
+                    if isinstance(error, UpstreamTimeoutError):
+                        upstream_attempt(route.upstream, "timeout").inc()
+                        _end(span, error="timeout")
+                        raise problems.upstream_timeout(route.upstream) from None
+                    upstream_attempt(route.upstream, "connect_error").inc()
+                    _end(span, error="connect_error")
+                    logger.warning("upstream %s failed: %s", route.upstream, error)
+                    if _may_retry(attempt, attempts, body, replay):
+                        await _back_off(route, attempt)
+                        continue
+                    raise problems.upstream_unavailable(route.upstream) from None
+                status = response.status
+                upstream_attempt(route.upstream, _status_class(status)).inc()
+                if status in RETRYABLE_STATUSES:
+                    breaker.record_failure()
+                    if _may_retry(attempt, attempts, body, replay):
+                        response.close()
+                        _end(span, status=status)
+                        await _back_off(route, attempt)
+                        continue
+                else:
+                    breaker.record_success()
+                outcome.status = status
+                try:
+                    await _stream_response(response, request, route, receive, send, outcome)
+                except UpstreamAbortedError:
+                    _end(span, status=status, error="response_aborted")
+                    raise
+                _end(span, status=status)
+                return
+            finally:
+                if span is not None and span.is_recording():
+                    end_client_span(span, error="cancelled")  # the client went away mid-attempt
+
+
+def _end(span: Span | None, *, status: int | None = None, error: str | None = None) -> None:
+    if span is not None:
+        end_client_span(span, status=status, error=error)
 
 
 def _is_small(declared_length: int | None) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.app import Gateway, create_app
 from gateway.config import Settings
@@ -71,14 +72,17 @@ GatewayStarter = Callable[..., contextlib.AbstractAsyncContextManager[RunningGat
 
 @pytest.fixture(scope="module")
 def start_gateway(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> GatewayStarter:
-    """``async with start_gateway(routes_yaml, **settings) as gw``: a gateway trusting `issuer`."""
+    """``async with start_gateway(routes_yaml, **settings) as gw``: a gateway trusting `issuer`
+    (``tracer_provider=`` traces its proxied requests there)."""
 
     @contextlib.asynccontextmanager
-    async def start(table: str, **settings: Any) -> AsyncIterator[RunningGateway]:
+    async def start(
+        table: str, *, tracer_provider: TracerProvider | None = None, **settings: Any
+    ) -> AsyncIterator[RunningGateway]:
         routes_file = tmp_path_factory.mktemp("gateway") / "routes.yaml"
         routes_file.write_text(table)
         options: dict[str, Any] = {"jwks_url": issuer.jwks_url, "issuer": ISSUER, "routes_file": routes_file}
-        app = create_app(Settings(**(options | settings)))
+        app = create_app(Settings(**(options | settings)), tracer_provider=tracer_provider)
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
             yield RunningGateway(url, app, client, routes_file)
 

@@ -62,6 +62,11 @@ class Filters:
                 wanted[key] = frozenset((key, value.lower() if key == ONLINE else value) for value in chosen)
         return cls(wanted, regions)
 
+    def key(self) -> tuple[object, ...]:
+        """A hashable form, for caching results."""
+        wanted = tuple(sorted((key, tuple(sorted(pairs))) for key, pairs in self.wanted.items()))
+        return wanted, self.regions
+
     @property
     def active(self) -> bool:
         """Whether anything is filtered at all."""

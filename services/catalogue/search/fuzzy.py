@@ -7,7 +7,7 @@ thousand words down to a handful before any distance is computed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
 from typing import Final
 
 #: Words shorter than this are never corrected; up to 7 letters allow one edit, longer ones two.
@@ -48,9 +48,9 @@ def edit_distance(first: str, second: str, limit: int) -> int:
     return min(previous[-1], limit + 1)
 
 
-def trigrams(word: str, *, open_end: bool = False) -> set[str]:
-    """The trigrams of ``$word$`` (of ``$word`` with `open_end`, for prefixes)."""
-    padded = f"${word}" if open_end else f"${word}$"
+def trigrams(word: str) -> set[str]:
+    """The trigrams of ``$word$``."""
+    padded = f"${word}$"
     return {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
 
 
@@ -60,7 +60,7 @@ class TrigramIndex:
     def __init__(self) -> None:
         self._words: list[str] = []
         self._ids: dict[str, int] = {}
-        self._by_trigram: dict[str, list[int]] = {}
+        self._by_trigram: dict[str, array[int]] = {}
 
     def add(self, word: str) -> None:
         """Remember `word` (once)."""
@@ -70,7 +70,10 @@ class TrigramIndex:
         self._ids[word] = number
         self._words.append(word)
         for trigram in trigrams(word):
-            self._by_trigram.setdefault(trigram, []).append(number)
+            numbers = self._by_trigram.get(trigram)
+            if numbers is None:
+                numbers = self._by_trigram[trigram] = array("I")
+            numbers.append(number)
 
     def similar(self, word: str, max_edits: int) -> list[tuple[str, int]]:
         """Known words within `max_edits` of `word` (itself excluded), closest first."""
@@ -98,36 +101,5 @@ class TrigramIndex:
         found.sort(key=lambda item: item[1])
         return found
 
-    def similar_prefixes(self, prefix: str, max_edits: int) -> list[str]:
-        """Prefixes of known words within `max_edits` of `prefix`, for suggestions on a typo."""
-        if max_edits <= 0:
-            return []
-        grams = trigrams(prefix, open_end=True)
-        shared: dict[int, int] = {}
-        for gram in grams:
-            for number in self._by_trigram.get(gram, ()):
-                shared[number] = shared.get(number, 0) + 1
-        needed = max(1, len(grams) - 3 * max_edits)
-        candidates = sorted(
-            (number for number, count in shared.items() if count >= needed),
-            key=shared.__getitem__,
-            reverse=True,
-        )[:MAX_VERIFIED]
-        corrected: dict[str, int] = {}
-        for number in candidates:
-            word = self._words[number]
-            for length in _lengths_near(len(prefix), max_edits):
-                head = word[:length]
-                if len(head) != length or head == prefix or head in corrected:
-                    continue
-                distance = edit_distance(prefix, head, max_edits)
-                if distance <= max_edits:
-                    corrected[head] = distance
-        return sorted(corrected, key=corrected.__getitem__)
-
     def __len__(self) -> int:
         return len(self._words)
-
-
-def _lengths_near(length: int, spread: int) -> Iterable[int]:
-    return range(max(1, length - spread), length + spread + 1)

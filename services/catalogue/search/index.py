@@ -8,6 +8,7 @@ to its end without yielding, so on the service's event loop no query ever sees h
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -17,7 +18,8 @@ from contracts.catalogue import Synonym
 from services.catalogue.search.analysis import fold, stem, tokens
 from services.catalogue.search.documents import FIELDS, TITLE, SearchDocument
 from services.catalogue.search.filters import FacetCounter, FacetPair, Filters, facet_pairs
-from services.catalogue.search.query import QueryPlan, plan_query
+from services.catalogue.search.postings import Postings
+from services.catalogue.search.query import MAX_QUERY_CHARACTERS, Alternative, Clause, QueryPlan, plan_query
 from services.catalogue.search.ranking import (
     FieldVector,
     RankingParameters,
@@ -33,6 +35,11 @@ from services.catalogue.search.vocabulary import Vocabulary
 #: At most this many words of each field are indexed.
 MAX_FIELD_TOKENS: Final = (64, 256, 64, 4_000)
 MAX_LIMIT: Final = 100
+#: Recent results are kept until the index or the synonyms change: popular queries repeat.
+RESULT_CACHE_SIZE: Final = 512
+#: So are the scores of the latest broad clauses (those matching this many documents).
+CLAUSE_CACHE_SIZE: Final = 16
+CACHED_CLAUSE_MIN_DOCUMENTS: Final = 300
 MAX_OFFSET: Final = 10_000
 #: Compound parts are posted under their stem with this mark in front, apart from whole words, so
 #: that a part has its own document frequency and weight ("steuer" in "Hundesteuer").
@@ -56,11 +63,14 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """A page of hits, the number of all hits, facet counts over all hits, and a corrected query."""
+    """A page of hits, the number of all hits, facet counts over all hits, and a corrected query.
+
+    Results are cached and shared between callers: treat them as read-only.
+    """
 
     total: int
-    hits: list[Hit]
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    hits: tuple[Hit, ...]
+    facets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     corrected_query: str | None = None
 
 
@@ -68,8 +78,9 @@ class SearchResult:
 class _Entry:
     number: int
     document: SearchDocument
-    #: Each term (parts marked with :data:`PART`) with its frequency per field.
-    frequencies: tuple[tuple[str, FieldVector], ...]
+    #: The terms (parts marked with :data:`PART`) and, in the same order, their frequency per field.
+    terms: tuple[str, ...]
+    frequencies: tuple[FieldVector, ...]
     lengths: FieldVector
     #: The title's words: each its stem and its compound parts' stems.
     title_words: tuple[tuple[str, ...], ...]
@@ -78,7 +89,11 @@ class _Entry:
 
 
 class SearchIndex:
-    """German full-text search over Leistungen and Organisationseinheiten, with filters and facets."""
+    """German full-text search over Leistungen and Organisationseinheiten, with filters and facets.
+
+    With `caching` (the default) recent results and the scores of broad clauses are kept until the
+    next change; benchmarks turn it off to measure every query in full.
+    """
 
     def __init__(
         self,
@@ -86,12 +101,16 @@ class SearchIndex:
         *,
         synonyms: Iterable[Synonym] = (),
         parameters: RankingParameters | None = None,
+        caching: bool = True,
     ) -> None:
-        self.parameters = parameters or RankingParameters()
+        self._parameters = parameters or RankingParameters()
+        self._caching = caching
+        self._results: OrderedDict[tuple[object, ...], SearchResult] = OrderedDict()
+        self._clauses: OrderedDict[tuple[Alternative, ...], tuple[dict[int, float], list[int]]] = OrderedDict()
         self._entries: dict[str, _Entry] = {}
         self._by_number: dict[int, _Entry] = {}
         self._next_number = 0
-        self._postings: dict[str, dict[int, float]] = {}
+        self._postings: dict[str, Postings] = {}
         self._length_sums = [0.0] * len(FIELDS)
         self._averages: FieldVector = (1.0, 1.0, 1.0, 1.0)
         self._vocabulary = Vocabulary()
@@ -100,7 +119,13 @@ class SearchIndex:
         self._synonyms = SynonymTable(synonyms)
         self._suggester = Suggester()
         self._interned: dict[Any, Any] = {}
+        self._part_terms: dict[str, str] = {}
         self.upsert_many(documents)
+
+    @property
+    def parameters(self) -> RankingParameters:
+        """The ranking's parameters (fixed for the index's life: the postings depend on them)."""
+        return self._parameters
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -115,6 +140,9 @@ class SearchIndex:
     def upsert_many(self, documents: Iterable[SearchDocument]) -> None:
         """Add or replace many documents: their words are learnt first, so compounds split against all of them."""
         batch = list({document.id: document for document in documents}.values())
+        if not batch:
+            return
+        self._forget_results()
         analysed = [(document, _analyse(document)) for document in batch]
         for _, fields in analysed:
             for field_tokens in fields:
@@ -126,17 +154,21 @@ class SearchIndex:
         if not self._renormalise_if_drifted():
             for entry in added:
                 self._post(entry)
+        self._vocabulary.prepare()
+        self._suggester.prepare()
 
     def remove(self, document_id: str) -> bool:
         """Take a document out; whether it was there."""
         removed = self._remove(document_id)
         if removed:
+            self._forget_results()
             self._renormalise_if_drifted()
         return removed
 
     def set_synonyms(self, synonyms: Iterable[Synonym]) -> None:
         """Replace the editors' synonyms; the next query uses the new ones."""
         self._synonyms = SynonymTable(synonyms)
+        self._forget_results()
 
     def document_frequency(self, stem: str) -> int:
         """In how many documents a stem occurs as a word, plus in how many as a compound's part."""
@@ -160,7 +192,7 @@ class SearchIndex:
             vocabulary=self._vocabulary,
             synonyms=self._synonyms,
             frequency=self.document_frequency,
-            parameters=self.parameters,
+            parameters=self._parameters,
         )
 
     def search(
@@ -178,9 +210,21 @@ class SearchIndex:
         """
         limit = max(0, min(limit, MAX_LIMIT))
         offset = max(0, min(offset, MAX_OFFSET))
+        query = query[:MAX_QUERY_CHARACTERS]
         parsed = Filters.parse(filters)
-        if not query.strip():
-            return self._browse(parsed, limit, offset)
+        key = (query, parsed.key(), limit, offset)
+        result = self._results.get(key)
+        if result is not None:
+            self._results.move_to_end(key)
+            return result
+        result = self._search(query, parsed, limit, offset) if query.strip() else self._browse(parsed, limit, offset)
+        if self._caching:
+            self._results[key] = result
+            if len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+        return result
+
+    def _search(self, query: str, parsed: Filters, limit: int, offset: int) -> SearchResult:
         plan = self.plan(query)
         scores = self._score(plan)
         by_number = self._by_number
@@ -196,10 +240,10 @@ class SearchIndex:
         else:
             candidates = scores
             counter.add_passing(by_number[number].facets for number in scores)
-        depth = max(self.parameters.rerank_depth, offset + limit)
+        depth = max(self._parameters.rerank_depth, offset + limit)
         best = heapq.nlargest(depth, candidates.items(), key=itemgetter(1))
         terms = plan.terms()
-        parameters = self.parameters
+        parameters = self._parameters
         reranked = sorted(
             (
                 (
@@ -211,49 +255,71 @@ class SearchIndex:
             )
         )
         hits = [self._hit(by_number[number], -score, terms) for score, _, number in reranked[offset : offset + limit]]
-        return SearchResult(len(candidates), hits, counter.result(), plan.corrected_query)
+        return SearchResult(len(candidates), tuple(hits), counter.result(), plan.corrected_query)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[str]:
         """Completions of what a user has typed so far: names first, then words (see :mod:`.suggest`)."""
-        return self._suggester.suggest(prefix, max(0, min(limit, MAX_LIMIT)), self._vocabulary)
+        return self._suggester.suggest(prefix, max(0, min(limit, MAX_LIMIT)))
 
     def _score(self, plan: QueryPlan) -> dict[int, float]:
         """Each matching document's score: the clauses' best alternatives summed, times coordination."""
         term_scores: dict[str, dict[int, float]] = {}
         totals: dict[int, float] = {}
         matched: dict[int, int] = {}
-        live_clauses = 0
-        for clause in plan.clauses:
-            if not clause.alternatives:
+        clauses = [clause for clause in plan.clauses if clause.alternatives]
+        for position, clause in enumerate(clauses):
+            best, strong = self._clause_scores(clause, term_scores)
+            if position == 0:
+                totals = dict(best)
+                matched = dict.fromkeys(strong, 1)
                 continue
-            live_clauses += 1
-            best: dict[int, float] = {}
-            for alternative in clause.alternatives:
-                if len(alternative.terms) == 1:
-                    scores = self._term_scores(alternative.terms[0], term_scores)
-                    weight = alternative.weight
-                elif alternative.partial:
-                    scores = self._partial_phrase_scores(alternative.terms, term_scores)
-                    weight = alternative.weight / len(alternative.terms)
-                else:
-                    scores = self._phrase_scores(alternative.terms, term_scores)
-                    weight = alternative.weight
-                for number, score in scores.items():
-                    score *= weight
-                    if score > best.get(number, 0.0):
-                        best[number] = score
-            # A clause counts as matched when the match is a fair share of the clause's best one: a
-            # passing mention of a query word in a law's name does not make a document match "all words".
-            threshold = self.parameters.coordination_threshold * max(best.values(), default=0.0)
             for number, score in best.items():
                 totals[number] = totals.get(number, 0.0) + score
-                if score >= threshold:
-                    matched[number] = matched.get(number, 0) + 1
-        exponent = self.parameters.coordination_exponent
+            for number in strong:
+                matched[number] = matched.get(number, 0) + 1
+        exponent = self._parameters.coordination_exponent
         return {
-            number: total * (max(matched.get(number, 0), 1) / live_clauses) ** exponent
+            number: total * (max(matched.get(number, 0), 1) / len(clauses)) ** exponent
             for number, total in totals.items()
         }
+
+    def _clause_scores(
+        self, clause: Clause, term_scores: dict[str, dict[int, float]]
+    ) -> tuple[dict[int, float], list[int]]:
+        """Per document, the best alternative's score; and the documents that match the clause well.
+
+        A clause counts as matched when the match is a fair share of the clause's best one: a
+        passing mention of a query word in a law's name does not make a document match "all words".
+        Broad clauses ("beantragen" with its synonyms) recur in many queries and are kept a while.
+        """
+        cached = self._clauses.get(clause.alternatives)
+        if cached is not None:
+            return cached
+        best: dict[int, float] = {}
+        for alternative in clause.alternatives:
+            if len(alternative.terms) == 1:
+                scores = self._term_scores(alternative.terms[0], term_scores)
+                weight = alternative.weight
+            elif alternative.partial:
+                scores = self._partial_phrase_scores(alternative.terms, term_scores)
+                weight = alternative.weight / len(alternative.terms)
+            else:
+                scores = self._phrase_scores(alternative.terms, term_scores)
+                weight = alternative.weight
+            if not best:
+                best = {number: score * weight for number, score in scores.items()}
+                continue
+            for number, score in scores.items():
+                score *= weight
+                if score > best.get(number, 0.0):
+                    best[number] = score
+        threshold = self._parameters.coordination_threshold * max(best.values(), default=0.0)
+        result = best, [number for number, score in best.items() if score >= threshold]
+        if self._caching and len(best) >= CACHED_CLAUSE_MIN_DOCUMENTS:
+            self._clauses[clause.alternatives] = result
+            if len(self._clauses) > CLAUSE_CACHE_SIZE:
+                self._clauses.popitem(last=False)
+        return result
 
     def _term_scores(self, term: str, cache: dict[str, dict[int, float]]) -> dict[int, float]:
         """BM25F of one stem per document: as a whole word, plus as a compound's part (weighted)."""
@@ -269,7 +335,7 @@ class SearchIndex:
         if whole:
             scores = {number: weight * value for number, value in whole.items()}
         if parts:
-            weight *= self.parameters.part_weight
+            weight *= self._parameters.part_weight
             for number, value in parts.items():
                 scores[number] = scores.get(number, 0.0) + weight * value
         cache[term] = scores
@@ -309,7 +375,7 @@ class SearchIndex:
             if not failed:
                 passing.append(entry)
         page = heapq.nsmallest(offset + limit, passing, key=lambda entry: (entry.sort_key, entry.number))
-        hits = [self._hit(entry, 0.0, set()) for entry in page[offset:]]
+        hits = tuple(self._hit(entry, 0.0, set()) for entry in page[offset:])
         return SearchResult(len(passing), hits, counter.result())
 
     def _hit(self, entry: _Entry, score: float, terms: set[str]) -> Hit:
@@ -334,7 +400,10 @@ class SearchIndex:
                 frequencies.setdefault(stem_, [0.0] * len(FIELDS))[position] += 1.0
                 parts = [part for part in self._parts(surface) if part != stem_]
                 for part in parts:
-                    frequencies.setdefault(PART + part, [0.0] * len(FIELDS))[position] += 1.0
+                    part_term = self._part_terms.get(part)
+                    if part_term is None:
+                        part_term = self._part_terms[part] = PART + part
+                    frequencies.setdefault(part_term, [0.0] * len(FIELDS))[position] += 1.0
                 if position == TITLE:
                     title_words.append(self._intern((stem_, *parts)))
         number = self._next_number
@@ -342,7 +411,8 @@ class SearchIndex:
         entry = _Entry(
             number=number,
             document=document,
-            frequencies=tuple((term, self._intern(tuple(vector))) for term, vector in frequencies.items()),
+            terms=tuple(frequencies),
+            frequencies=tuple(self._intern(tuple(vector)) for vector in frequencies.values()),
             lengths=self._intern(tuple(lengths)),
             title_words=tuple(title_words),
             facets=self._intern(facet_pairs(document.kind, document.online, document.facets)),
@@ -360,9 +430,9 @@ class SearchIndex:
         if entry is None:
             return False
         del self._by_number[entry.number]
-        for term, _ in entry.frequencies:
+        for term in entry.terms:
             postings = self._postings[term]
-            del postings[entry.number]
+            postings.discard(entry.number)
             if not postings:
                 del self._postings[term]
         for position, length in enumerate(entry.lengths):
@@ -371,11 +441,14 @@ class SearchIndex:
         return True
 
     def _post(self, entry: _Entry) -> None:
-        norms = field_norms(entry.lengths, self._averages, self.parameters)
-        k1 = self.parameters.k1
+        norms = field_norms(entry.lengths, self._averages, self._parameters)
+        k1 = self._parameters.k1
         postings = self._postings
-        for term, vector in entry.frequencies:
-            postings.setdefault(term, {})[entry.number] = saturation(vector, norms, k1)
+        for term, vector in zip(entry.terms, entry.frequencies, strict=True):
+            term_postings = postings.get(term)
+            if term_postings is None:
+                term_postings = postings[term] = Postings()
+            term_postings.set(entry.number, saturation(vector, norms, k1))
 
     def _parts(self, surface: str) -> tuple[str, ...]:
         """The stems of a word's compound parts, cached until the vocabulary grows."""
@@ -403,9 +476,13 @@ class SearchIndex:
             return False
         self._averages = (current[0], current[1], current[2], current[3])
         self._postings.clear()
-        for entry in self._entries.values():
+        for entry in self._by_number.values():
             self._post(entry)
         return True
+
+    def _forget_results(self) -> None:
+        self._results.clear()
+        self._clauses.clear()
 
     def _intern(self, value: Any) -> Any:
         # Many documents share frequency vectors, lengths and facets: keep one copy of each.

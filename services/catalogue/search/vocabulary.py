@@ -76,15 +76,15 @@ class Vocabulary:
         """Known words within `max_edits` of `surface`, closest first."""
         return self._trigrams.similar(surface, max_edits)
 
-    def similar_prefixes(self, prefix: str, max_edits: int) -> list[str]:
-        """Prefixes of known words within `max_edits` of `prefix`, closest first."""
-        return self._trigrams.similar_prefixes(prefix, max_edits)
-
     def __len__(self) -> int:
         return len(self._stem_of)
 
+    def prepare(self) -> None:
+        """Sort what was added since the last lookup, now rather than in the next query."""
+        self._sort()
+
     def _sort(self) -> None:
-        # New words arrive in bursts (start-up, bulk publishing): sort once on the next lookup.
+        # New words arrive in bursts (start-up, bulk publishing): sort once, not per word.
         if not self._sorted:
             self._forward.sort()
             self._backward.sort()

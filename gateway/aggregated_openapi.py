@@ -4,8 +4,9 @@ The merge itself is :func:`gateway.openapi.merge_openapi`; this module decides w
 upstream's document is keyed by the prefix a route strips to reach it (``/payment``), or by "" when
 the upstream is only reached at fixed paths. An upstream that cannot be reached, or whose document
 cannot be merged, is left out and named in ``info.x-unavailable``, so the portal team still reads
-the rest. The result is kept for ``GATEWAY_OPENAPI_CACHE_SECONDS``; concurrent requests for an
-expired document share one round of fetches.
+the rest; so are the paths the gateway never forwards (each upstream's internal paths). The result
+is kept for ``GATEWAY_OPENAPI_CACHE_SECONDS``; concurrent requests for an expired document share one
+round of fetches.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class AggregatedOpenApi:
                     logger.warning("OpenAPI of %s left out: %s is also exposed at %r", name, owners[prefix], prefix)
                 unavailable.append(name)
                 continue
-            documents[prefix] = document
+            documents[prefix] = _without_internal_paths(document, table.spec.internal_paths_of(name))
             owners[prefix] = name
         merged = self._merge(documents, owners, unavailable)
         merged["info"]["x-unavailable"] = sorted(unavailable)
@@ -129,3 +130,16 @@ class AggregatedOpenApi:
             logger.warning("OpenAPI of %s not fetched: %s", base_url, type(error).__name__)
             return None
         return document if isinstance(document, dict) else None
+
+
+def _without_internal_paths(document: dict[str, Any], internal: tuple[str, ...]) -> dict[str, Any]:
+    """`document` without the operations the gateway never forwards (an upstream's internal paths)."""
+    paths = document.get("paths")
+    if not isinstance(paths, dict) or not internal:
+        return document
+    kept = {path: item for path, item in paths.items() if not _is_internal(path, internal)}
+    return {**document, "paths": kept}
+
+
+def _is_internal(path: str, internal: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in internal)

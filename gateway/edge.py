@@ -109,7 +109,8 @@ class Edge:
                 raise _path_problem(error) from None
             route = self.routes.current.match(path)
             label = route.prefix if route is not None else UNMATCHED_ROUTE
-            if route is None:
+            if route is None or route.reaches_internal(path):
+                # An upstream's internal path answers as if there were no route: nothing to learn there.
                 raise problems.no_route()
             client_ip = await self._forward(scope, receive, send, route, path, outcome)
         except ProblemError as problem:

@@ -18,13 +18,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.path import InvalidPathError, RequestPath, parse_path
 from gateway.rate_limit import RatePolicy
 from gateway.upstream_client import Origin
 
 __all__ = [
+    "DEFAULT_INTERNAL_PATHS",
     "IDEMPOTENT_METHODS",
     "CircuitBreakerPolicy",
     "CompiledRoute",
@@ -79,11 +80,41 @@ class CircuitBreakerPolicy(_Strict):
     cool_down: float = Field(default=10.0, gt=0, description="Seconds open before one probe request is let through.")
 
 
+def _path_in_normal_form(path: str) -> str:
+    if path == "/":
+        return path
+    if path.endswith("/") or "%" in path:
+        raise ValueError(f"{path!r}: a path here has no trailing slash and no percent-encoding")
+    try:
+        parse_path(path.encode("ascii"))
+    except (InvalidPathError, UnicodeEncodeError) as error:
+        raise ValueError(f"{path!r} is not a path in normal form: {error}") from error
+    return path
+
+
+def _not_root(path: str) -> str:
+    if path == "/":
+        raise ValueError('"/" would make a whole upstream internal; give it no routes instead')
+    return path
+
+
+#: A path in normal form, as route prefixes are written.
+NormalPath = Annotated[str, AfterValidator(_path_in_normal_form)]
+#: A path of an upstream that the gateway never forwards to it.
+InternalPath = Annotated[str, AfterValidator(_path_in_normal_form), AfterValidator(_not_root)]
+#: What the services expose for the cluster only: metrics scrapes and the orchestrator's probes.
+DEFAULT_INTERNAL_PATHS = ("/metrics", "/health")
+
+
 class Upstream(_Strict):
     """A service behind the gateway."""
 
     url: str = Field(description="Base URL, http(s)://host[:port][/path]; GATEWAY_<NAME>_URL overrides it.")
     circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
+    internal_paths: tuple[InternalPath, ...] | None = Field(
+        default=None,
+        description="Paths of the upstream (below its URL) never forwarded to it; default: the table's internal_paths.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -101,7 +132,7 @@ class RateLimitClass(_Strict):
 class Route(_Strict):
     """One entry of ``routes:``; omitted fields come from ``defaults:``."""
 
-    prefix: str = Field(description='Path prefix, "/" or "/segment[/segment…]", matched on segment boundaries.')
+    prefix: NormalPath = Field(description='Path prefix, "/" or "/segment[/segment…]", matched on segment boundaries.')
     upstream: Name
     strip_prefix: bool | str = Field(
         default=False,
@@ -117,19 +148,6 @@ class Route(_Strict):
     )
     body_timeout: float = Field(default=60.0, gt=0, description="Seconds the client may take to send its body; 408.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix_in_normal_form(cls, prefix: str) -> str:
-        if prefix == "/":
-            return prefix
-        if prefix.endswith("/") or "%" in prefix:
-            raise ValueError("a prefix has no trailing slash and no percent-encoding")
-        try:
-            parse_path(prefix.encode("ascii"))
-        except (InvalidPathError, UnicodeEncodeError) as error:
-            raise ValueError(f"not a path in normal form: {error}") from error
-        return prefix
 
     @field_validator("scopes")
     @classmethod
@@ -164,6 +182,10 @@ class RouteTableFile(_Strict):
     """The whole file."""
 
     upstreams: dict[Name, Upstream]
+    internal_paths: tuple[InternalPath, ...] = Field(
+        default=DEFAULT_INTERNAL_PATHS,
+        description="Paths of every upstream (below its URL) that answer 404 at the gateway, with all below them.",
+    )
     rate_limits: dict[Name, RateLimitClass] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict, description="Values for route fields a route omits.")
     routes: list[Route]
@@ -197,7 +219,18 @@ class RouteTableFile(_Strict):
                 raise ValueError(f"route {route.prefix}: no upstream named {route.upstream!r}")
             if route.rate_limit is not None and route.rate_limit not in self.rate_limits:
                 raise ValueError(f"route {route.prefix}: no rate-limit class named {route.rate_limit!r}")
+            forwarded = _segments_of(route.prefix)[route.stripped.count("/") :]
+            for internal in self.internal_paths_of(route.upstream):
+                if _starts_with(forwarded, _segments_of(internal)):
+                    raise ValueError(
+                        f"route {route.prefix} only leads to {internal}, an internal path of {route.upstream}"
+                    )
         return self
+
+    def internal_paths_of(self, upstream: str) -> tuple[str, ...]:
+        """The internal paths of `upstream`: its own list, else the table's."""
+        own = self.upstreams[upstream].internal_paths
+        return self.internal_paths if own is None else own
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,6 +244,8 @@ class CompiledRoute:
     rate_policy: RatePolicy | None
     #: Seconds the upstream may stay silent once the request is sent.
     read_timeout: float
+    #: The upstream's internal paths, as segments.
+    internal: tuple[tuple[str, ...], ...] = ()
     #: Segments removed before forwarding.
     strip_depth: int = field(init=False)
 
@@ -235,6 +270,14 @@ class CompiledRoute:
         rest = path.raw_segments[self.strip_depth :]
         return self.origin.base_path + ("/" + "/".join(rest) if rest else "/")
 
+    def reaches_internal(self, path: RequestPath) -> bool:
+        """Whether `path` would reach one of the upstream's internal paths (or something below one)."""
+        if not self.internal:
+            return False
+        # ";" parameters dropped, as servlet containers do before matching a path.
+        forwarded = tuple(segment.split(";", 1)[0] for segment in path.segments[self.strip_depth :])
+        return any(_starts_with(forwarded, internal) for internal in self.internal)
+
     def retries(self, method: str) -> int:
         """How many tries a request with this method gets."""
         return self.route.retry.attempts if method in IDEMPOTENT_METHODS else 1
@@ -254,6 +297,7 @@ class RouteTable:
                 audience=route.audience or route.upstream,
                 rate_policy=_rate_policy(spec, route.rate_limit),
                 read_timeout=route.timeout or default_timeout,
+                internal=tuple(_segments_of(path) for path in spec.internal_paths_of(route.upstream)),
             )
             self.routes[_segments_of(route.prefix)] = compiled
         self.max_depth = max((len(key) for key in self.routes), default=0)
@@ -288,6 +332,10 @@ def _rate_policy(spec: RouteTableFile, name: str | None) -> RatePolicy | None:
 
 def _segments_of(prefix: str) -> tuple[str, ...]:
     return () if prefix == "/" else tuple(prefix[1:].split("/"))
+
+
+def _starts_with(segments: tuple[str, ...], prefix: tuple[str, ...]) -> bool:
+    return segments[: len(prefix)] == prefix
 
 
 def checked_upstream_url(url: str) -> str:

@@ -68,7 +68,9 @@ def gateway_launch(
 def write_route_table(run_dir: Path, upstream_url: str, issuer: Issuer) -> Path:
     """A route table with the benchmarked route only, checked by the gateway's own loader."""
     table: dict[str, Any] = {
-        "upstreams": {SERVICE: {"url": upstream_url}},
+        # /health is internal by default (404 at the gateway); the benchmark's endpoint is /health/live, so
+        # this upstream keeps only /metrics internal: the check still runs on every request.
+        "upstreams": {SERVICE: {"url": upstream_url, "internal_paths": ["/metrics"]}},
         "rate_limits": {"bench": UNREACHED_RATE_LIMIT},
         "routes": [
             {

@@ -143,7 +143,7 @@ def test_routes_match_on_segment_boundaries_by_the_longest_prefix() -> None:
                 "upstreams": {"a": {"url": "http://a"}, "b": {"url": "http://b"}},
                 "routes": [
                     {"prefix": "/payment", "upstream": "a", "strip_prefix": True},
-                    {"prefix": "/payment/health/live", "upstream": "b", "strip_prefix": "/payment"},
+                    {"prefix": "/payment/status/live", "upstream": "b", "strip_prefix": "/payment"},
                     {"prefix": "/v1/submissions", "upstream": "b"},
                 ],
             }
@@ -161,9 +161,9 @@ def test_routes_match_on_segment_boundaries_by_the_longest_prefix() -> None:
     assert match("/payment") == ("/payment", "/")
     assert match("/payment/") == ("/payment", "/")
     assert match("/payment/x/y") == ("/payment", "/x/y")
-    assert match("/payment/health") == ("/payment", "/health")
-    assert match("/payment/health/live") == ("/payment/health/live", "/health/live")
-    assert match("/payment/health/livex") == ("/payment", "/health/livex")
+    assert match("/payment/status") == ("/payment", "/status")
+    assert match("/payment/status/live") == ("/payment/status/live", "/status/live")
+    assert match("/payment/status/livex") == ("/payment", "/status/livex")
     assert match("/v1/submissions/42/attachments/7") == ("/v1/submissions", "/v1/submissions/42/attachments/7")
     assert match("/v1/submissionsX") is None
     assert match("/v1") is None

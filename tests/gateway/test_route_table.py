@@ -29,7 +29,8 @@ def _route(table, path: str):
 def test_the_shipped_table_routes_the_services_and_the_standard_paths() -> None:
     table = load_route_table(DEFAULT_ROUTES_FILE, default_timeout=30, environ={})
     assert _route(table, "/payment/payments/1") == ("payment", "required", "/payments/1")
-    assert _route(table, "/payment/health/live") == ("payment", "public", "/health/live")
+    assert table.routes[("payment",)].reaches_internal(parse_path(b"/payment/health/live"))
+    assert table.routes[("payment",)].reaches_internal(parse_path(b"/payment/metrics"))
     assert _route(table, "/payments") is None
     assert _route(table, "/catalogue/leistungen") == ("catalogue", "public", "/leistungen")
     assert _route(table, "/mailbox/messages") == ("mailbox", "required", "/messages")
@@ -87,6 +88,16 @@ BASE = {"upstreams": {"a": {"url": "http://a"}}, "routes": [{"prefix": "/a", "up
         ({"upstreams": {"a": {"url": "http://a?x=1"}}}, "no query"),
         ({"upstreams": {"jwks": {"url": "http://a"}}}, "reserved"),
         ({"defaults": {"prefix": "/x"}}, "defaults may only set"),
+        ({"upstreams": {"a": {"url": "http://a/base path"}}}, "percent-encoded ASCII"),
+        ({"upstreams": {"a": {"url": "http://a:99999"}}}, "not a valid port"),
+        ({"internal_paths": ["/"]}, "whole upstream internal"),
+        ({"internal_paths": ["/a/../b"]}, "normal form"),
+        ({"upstreams": {"a": {"url": "http://a", "internal_paths": ["metrics"]}}}, "normal form"),
+        (
+            {"routes": [{"prefix": "/a/metrics", "upstream": "a", "strip_prefix": "/a"}]},
+            "only leads to /metrics, an internal path of a",
+        ),
+        ({"routes": [{"prefix": "/health/live", "upstream": "a"}]}, "only leads to /health"),
     ],
 )
 def test_a_bad_table_is_refused_with_its_reason(tmp_path: Path, change: dict, reason: str) -> None:

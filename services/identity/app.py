@@ -32,7 +32,8 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[discovery_router, keys_router, oauth_router, clients_router],
+    # The token endpoint first: routes are matched in order, and it is the one called most.
+    routers=[oauth_router, keys_router, discovery_router, clients_router],
     publishes=["identity.account"],
     components=identity_components,
     body_limits=_body_limits,

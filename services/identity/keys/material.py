@@ -8,6 +8,7 @@ tests check every signature with joserfc and with :class:`kit.auth.TokenVerifier
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -83,6 +84,12 @@ def public_jwk(key: PrivateKey, algorithm: SigningAlgorithm) -> dict[str, str]:
     return {**members, "kid": thumbprint(members), "use": "sig", "alg": algorithm}
 
 
+@functools.lru_cache(maxsize=64)
+def _header_segment(algorithm: str, typ: str, kid: str) -> str:
+    # The same few headers on every token: encoded once.
+    return b64url(json.dumps({"alg": algorithm, "typ": typ, "kid": kid}, separators=(",", ":")).encode())
+
+
 @dataclass(frozen=True)
 class Signer:
     """Signs JWTs with one private key, as ``{"alg", "typ", "kid"}``-headed compact JWS."""
@@ -93,9 +100,8 @@ class Signer:
 
     def sign(self, claims: Mapping[str, Any], *, typ: str = "at+jwt") -> str:
         """The compact JWS of `claims` (RFC 9068 access tokens by default; ``typ="JWT"`` for ID tokens)."""
-        header = json.dumps({"alg": self.algorithm, "typ": typ, "kid": self.kid}, separators=(",", ":"))
         payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False)
-        signing_input = f"{b64url(header.encode())}.{b64url(payload.encode())}"
+        signing_input = f"{_header_segment(self.algorithm, typ, self.kid)}.{b64url(payload.encode())}"
         return f"{signing_input}.{b64url(self._signature(signing_input.encode('ascii')))}"
 
     def _signature(self, data: bytes) -> bytes:

@@ -52,8 +52,9 @@ _FORWARDING = frozenset(
         b"x-real-ip",
     }
 )
-#: Set by the gateway itself on the way up.
-_REPLACED = frozenset({b"host", b"x-request-id"}) | _FORWARDING
+#: Set by the gateway itself on the way up. The body's framing (``Content-Length``, or chunked) is
+#: always the gateway's own statement of what it sends, so no header list can make it go missing.
+_REPLACED = frozenset({b"host", b"x-request-id", b"content-length"}) | _FORWARDING
 _DROPPED_UPSTREAM = HOP_BY_HOP | _REPLACED
 #: Response headers the gateway's own server sets.
 _DROPPED_DOWNSTREAM = HOP_BY_HOP | {b"date", b"server"}
@@ -114,11 +115,11 @@ def read_client_headers(raw: Sequence[tuple[bytes, bytes]]) -> ClientHeaders:
         if name not in _DROPPED_UPSTREAM:
             if name == b"authorization":
                 authorization.append(value.decode("latin-1"))
-            elif name == b"content-length":
-                content_length.append(value)
             kept.append((name, value))
             continue
-        if name == b"connection":
+        if name == b"content-length":
+            content_length.append(value)
+        elif name == b"connection":
             connection_tokens.update(token.strip().lower() for token in value.split(b","))
         elif name == b"host":
             if host is not None:

@@ -94,8 +94,8 @@ class Proxy:
         if body is not None and attempts > 1 and _is_small(request.declared_length):
             replay = await _read_whole(body)
         breaker = self.pool.breaker(route.upstream)
-        # A body of unknown length goes upstream chunked, as it came.
-        chunked = body is not None and request.declared_length is None
+        # The gateway frames the body itself: its declared length, or chunked as it came (None).
+        content_length = request.declared_length if body is not None else request.declared_length or 0
         attempt = 0
         while True:
             attempt += 1
@@ -119,7 +119,7 @@ class Proxy:
                         request.target,
                         headers,
                         data,
-                        chunked=chunked,
+                        content_length=content_length,
                         read_timeout=route.read_timeout,
                     )
                 except (UpstreamError, BodyAbortedError) as error:

@@ -42,6 +42,8 @@ __all__ = [
 #: Response bytes buffered ahead of the reader before the socket stops being read.
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
+#: Methods whose requests say nothing of a body when they have none (RFC 9110 §8.6).
+_BODILESS_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"DELETE"})
 #: Statuses whose responses never have a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -88,14 +90,19 @@ class Origin:
 
 
 def request_head(
-    method: bytes, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]], *, chunked: bool
+    method: bytes, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]], *, content_length: int | None
 ) -> bytes:
-    """The request line and header section, ready to write (names and values checked by the caller)."""
+    """The request line and header section, ready to write (names and values checked by the caller).
+
+    The body is framed here and nowhere else: by `content_length`, or chunked when it is None.
+    """
     parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
-    if chunked:
+    if content_length is None:
         parts.append(b"transfer-encoding: chunked\r\n")
+    elif content_length or method not in _BODILESS_METHODS:
+        parts.append(b"content-length: %d\r\n" % content_length)
     parts.append(b"\r\n")
     return b"".join(parts)
 

@@ -129,19 +129,23 @@ class UpstreamPool:
         headers: list[tuple[bytes, bytes]],
         body: bytes | AsyncIterable[bytes] | None,
         *,
-        chunked: bool,
+        content_length: int | None,
         read_timeout: float,
     ) -> UpstreamResponse:
         """Send a request and wait for the response's head.
 
-        `target` is the path and query as sent; `headers` are sent as they are, after ``Host``; a body
-        of unknown length goes out chunked. Raises :class:`~gateway.upstream_client.UpstreamError`,
-        or whatever the body's iterator raises.
+        `target` is the path and query as sent; `headers` are sent as they are, after ``Host``, and
+        must not frame the body: `content_length` does (None: the body goes out chunked). Raises
+        :class:`~gateway.upstream_client.UpstreamError`, or whatever the body's iterator raises.
         """
         connection = await self._acquire(origin)
         try:
-            head = request_head(method.encode("ascii"), target, origin.host_header, headers, chunked=chunked)
-            await connection.send(head, body, chunked=chunked, head_request=method == "HEAD", read_timeout=read_timeout)
+            head = request_head(
+                method.encode("ascii"), target, origin.host_header, headers, content_length=content_length
+            )
+            await connection.send(
+                head, body, chunked=content_length is None, head_request=method == "HEAD", read_timeout=read_timeout
+            )
             await connection.read_head()
         except BaseException:
             self.discard(connection)
@@ -155,7 +159,7 @@ class UpstreamPool:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         async with asyncio.timeout(timeout):
             response = await self.request(
-                origin, "GET", target.encode("ascii"), _ACCEPT_JSON, None, chunked=False, read_timeout=timeout
+                origin, "GET", target.encode("ascii"), _ACCEPT_JSON, None, content_length=0, read_timeout=timeout
             )
             chunks: list[bytes] = []
             size = 0

@@ -277,3 +277,35 @@ async def test_a_slow_client_is_cut_off_by_the_body_timeout_while_others_are_ser
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     assert b"urn:basisdienste:problem:request-timeout" in answer
     assert asyncio.get_running_loop().time() - started < 2.5
+
+
+async def test_a_connection_header_cannot_strip_the_bodys_framing(gateway, upstream) -> None:
+    # Were Content-Length dropped as a header the Connection header names, the upstream would read the
+    # body as the next request on its keep-alive connection: a smuggled request.
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: upstream\r\n\r\n"
+    answer = await raw_request(
+        gateway.url,
+        b"POST /echo/x HTTP/1.1\r\nHost: gw\r\nConnection: content-length, close\r\nContent-Length: "
+        + str(len(smuggled)).encode()
+        + b"\r\n\r\n"
+        + smuggled,
+    )
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    seen = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert seen["body_bytes"] == len(smuggled)
+    assert dict(seen["headers"])["content-length"] == str(len(smuggled))
+    assert (await gateway.client.get("/echo/after")).status_code == 200
+    assert "/smuggled" not in upstream[0].paths()
+
+
+async def test_a_body_of_unknown_length_goes_upstream_chunked_and_whole(gateway) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"y" * 100
+
+    response = await gateway.client.post("/echo/x", content=chunks())
+    seen = response.json()
+    assert seen["body_bytes"] == 500
+    headers = dict(seen["headers"])
+    assert headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in headers

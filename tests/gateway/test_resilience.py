@@ -26,6 +26,7 @@ async def gateway(start_gateway: GatewayStarter, upstream: tuple[Upstream, str])
         {"echo": url, "retrying": url, "down": f"http://127.0.0.1:{unused_port()}"},
         [
             {"prefix": "/slow", "upstream": "echo", "strip_prefix": True, "timeout": 0.3},
+            {"prefix": "/upload", "upstream": "echo", "strip_prefix": True, "timeout": 0.3, "body_timeout": 10},
             {"prefix": "/retrying", "upstream": "retrying", "strip_prefix": True, "retry": {"attempts": 3}},
             {"prefix": "/down", "upstream": "down", "strip_prefix": True, "retry": {"attempts": 3, "backoff": 0.01}},
         ],
@@ -46,6 +47,19 @@ async def test_an_upstream_slower_than_the_route_timeout_gets_504(gateway) -> No
     assert response.json()["type"] == "urn:basisdienste:problem:upstream-timeout"
     assert time.monotonic() - started < 2
     assert (await gateway.client.get("/slow/slow", params={"seconds": "0.05"})).status_code == 200
+
+
+async def test_the_route_timeout_starts_once_the_body_is_sent_not_while_the_client_sends_it(gateway) -> None:
+    # The client takes ~1 s for its body, more than the route's 0.3 s: that is the body timeout's
+    # business (10 s here), not the upstream's silence.
+    async def slowly() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            await asyncio.sleep(0.2)
+            yield b"z" * 10
+
+    response = await gateway.client.post("/upload/sink", content=slowly(), headers={"Content-Length": "50"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": 50}
 
 
 async def test_an_unreachable_upstream_gets_502_after_the_configured_tries(gateway) -> None:

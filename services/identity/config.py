@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kit.config import ServiceSettings, service_settings_config
 
@@ -96,6 +97,15 @@ class Settings(ServiceSettings):
         default=dt.timedelta(minutes=5),
         description="How often expired revocations and client assertion ids are deleted.",
     )
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_a_base_url(cls, value: str) -> str:
+        # OIDC Discovery §3: a URL with scheme, host and optional path, no query or fragment.
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("https", "http") or not parts.netloc or parts.query or "#" in value):
+            raise ValueError("the issuer must be an http(s) URL without query or fragment")
+        return value
 
     @model_validator(mode="after")
     def _keys_are_published_before_they_sign(self) -> Self:

@@ -14,7 +14,7 @@ from joserfc.jwk import RSAKey
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from kit.auth.jwks import parse_jwks
-from services.identity.clients.uris import check_https_uri, check_outbound_uri, check_redirect_uri, uri_host
+from services.identity.clients.uris import check_outbound_uri, check_redirect_uri, uri_host
 from services.identity.config import ACCESS_TOKEN_LIFETIME_BOUNDS, ID_TOKEN_LIFETIME_BOUNDS
 
 ClientType = Literal["confidential", "public"]
@@ -28,6 +28,7 @@ SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 MAX_CLIENT_KEYS = 10
 MAX_CLIENT_RSA_BITS = 4096
 _DEFAULT_AUTH_METHOD: dict[str, AuthMethod] = {"public": "none", "confidential": "client_secret_basic"}
+_KEPT_JWK_MEMBERS = ("kty", "kid", "use", "alg", "key_ops", "crv", "x", "y", "n", "e")
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -37,7 +38,6 @@ ScopeToken = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5B\x5D-\x7E
 Audience = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7E]{1,255}$")]
 RedirectUri = Annotated[str, AfterValidator(check_redirect_uri)]
 OutboundUri = Annotated[str, AfterValidator(check_outbound_uri)]
-HttpsUri = Annotated[str, AfterValidator(check_https_uri)]
 AccessTokenLifetime = Annotated[int, Field(ge=ACCESS_TOKEN_LIFETIME_BOUNDS[0], le=ACCESS_TOKEN_LIFETIME_BOUNDS[1])]
 IdTokenLifetime = Annotated[int, Field(ge=ID_TOKEN_LIFETIME_BOUNDS[0], le=ID_TOKEN_LIFETIME_BOUNDS[1])]
 
@@ -54,7 +54,8 @@ def _public_signing_keys(document: dict[str, Any]) -> dict[str, Any]:
     # Verifying with a huge RSA key is slow: a client must not be able to make our token endpoint crawl.
     if any(isinstance(key, RSAKey) and key.public_key.key_size > MAX_CLIENT_RSA_BITS for key in usable.values()):
         raise ValueError(f"RSA keys may have at most {MAX_CLIENT_RSA_BITS} bits")
-    return document
+    # Only what verification needs is kept: no certificates or other members of unbounded size.
+    return {"keys": [{name: key[name] for name in _KEPT_JWK_MEMBERS if name in key} for key in keys]}
 
 
 ClientJwks = Annotated[dict[str, Any], AfterValidator(_public_signing_keys)]
@@ -88,8 +89,9 @@ class ClientSettings(BaseModel):
     backchannel_logout_uri: OutboundUri | None = None
     backchannel_logout_session_required: bool = False
     subject_type: SubjectType = "public"
-    sector_identifier_uri: HttpsUri | None = Field(
-        default=None, description="Groups the client's hosts into one sector for pairwise subject identifiers."
+    sector_identifier_uri: OutboundUri | None = Field(
+        default=None,
+        description="Groups the client's hosts into one sector for pairwise subject identifiers (fetched by us).",
     )
     access_token_lifetime: AccessTokenLifetime | None = Field(default=None, description="Seconds; null = default.")
     id_token_lifetime: IdTokenLifetime | None = Field(default=None, description="Seconds; null = default.")
@@ -139,7 +141,7 @@ class ClientChanges(BaseModel):
     backchannel_logout_uri: OutboundUri | None = None
     backchannel_logout_session_required: bool | None = None
     subject_type: SubjectType | None = None
-    sector_identifier_uri: HttpsUri | None = None
+    sector_identifier_uri: OutboundUri | None = None
     access_token_lifetime: AccessTokenLifetime | None = None
     id_token_lifetime: IdTokenLifetime | None = None
 

@@ -3,7 +3,8 @@
 Redirect URIs are compared by exact string match at the authorization endpoint, so they are checked
 here for what makes exact matching safe: an absolute https URI with a host and no fragment, no
 wildcard and no user info; plain http only to the loopback interface for development (RFC 8252 §7.3).
-URIs the identity service itself calls (back-channel logout) must not point into internal networks.
+URIs the identity service itself calls (back-channel logout, the sector identifier document) must not
+point into internal networks.
 """
 
 from __future__ import annotations
@@ -42,15 +43,6 @@ def check_outbound_uri(uri: str) -> str:
     host = _netloc_host(parts)
     if is_internal_host(host):
         raise ValueError("the URI must not point to a local or internal address")
-    return uri
-
-
-def check_https_uri(uri: str) -> str:
-    """`uri` if it is an absolute https URI without fragment or user info; ValueError otherwise."""
-    parts = _absolute(uri)
-    if parts.scheme != "https":
-        raise ValueError("the URI must use https")
-    _netloc_host(parts)
     return uri
 
 

@@ -37,18 +37,20 @@ class SigningKeyManager:
         self.interval = settings.signing_key_refresh_interval.total_seconds()
 
     async def refresh(self) -> None:
-        """Run the rotation job, then load what is now in the database."""
-        async with self.database.session() as session, session.begin():
-            await rotate_keys(
-                session,
-                algorithms=self.algorithms,
-                policy=self.policy,
-                generation=self.generation,
-                now=utcnow(),
-                unusable=self.ring.unusable_kids,
-            )
-        async with self.database.session() as session:
-            await self.ring.load(session, utcnow())
+        """Run the rotation job, then load what is now in the database (also when the job failed)."""
+        try:
+            async with self.database.session() as session, session.begin():
+                await rotate_keys(
+                    session,
+                    algorithms=self.algorithms,
+                    policy=self.policy,
+                    generation=self.generation,
+                    now=utcnow(),
+                    unusable=self.ring.unusable_kids,
+                )
+        finally:
+            async with self.database.session() as session:
+                await self.ring.load(session, utcnow())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh every interval until `stop` is set; a failed refresh keeps the keys loaded before."""

@@ -107,9 +107,11 @@ async def test_a_public_client_has_no_secret(client, st) -> None:
 
 async def test_a_private_key_jwt_client_has_keys_and_no_secret(client, st) -> None:
     key = ECKey.generate_key("P-256", parameters={"kid": "k1"}).as_dict(private=False)
-    created = await create(client, st, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key]})
+    with_extras = key | {"x5c": ["MIIB" * 100], "note": "anything"}
+    created = await create(client, st, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [with_extras]})
     assert created["client_secret"] is None
-    assert created["jwks"]["keys"][0]["kid"] == "k1"
+    # Only what verification needs is kept.
+    assert created["jwks"] == {"keys": [key]}
 
 
 def _private_jwk() -> dict[str, Any]:
@@ -159,6 +161,7 @@ def _weak_rsa() -> dict[str, Any]:
         ({"backchannel_logout_uri": "https://[::1]/logout"}, "/body/backchannel_logout_uri"),
         ({"backchannel_logout_uri": "https://svc.cluster.internal/logout"}, "/body/backchannel_logout_uri"),
         ({"sector_identifier_uri": "http://portal.example/sector.json"}, "/body/sector_identifier_uri"),
+        ({"sector_identifier_uri": "https://192.168.0.1/sector.json"}, "/body/sector_identifier_uri"),
         ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [_private_jwk()]}}, "/body/jwks"),
         ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []}}, "/body/jwks"),
         ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [_weak_rsa()]}}, "/body/jwks"),

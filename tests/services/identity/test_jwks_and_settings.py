@@ -97,6 +97,10 @@ def test_the_issuer_defaults_to_the_identity_url_without_a_trailing_slash() -> N
         {"signing_algorithms": ["HS256"]},
         {"rsa_key_bits": 1024},
         {"access_token_lifetime": 30},
+        {"issuer": "portal.example/identity"},
+        {"issuer": "https://portal.example/identity?x=1"},
+        {"issuer": "https://portal.example/identity#x"},
+        {"issuer": "ftp://portal.example"},
     ],
 )
 def test_settings_that_would_break_the_guarantees_are_refused(values) -> None:

@@ -180,7 +180,10 @@ def _edge_auth(settings: Settings, table: RouteTable) -> EdgeAuth:
 
 def _readiness_of(pool: UpstreamPool, routes: RouteTableSource, upstream: str) -> Callable[[], Awaitable[None]]:
     async def check() -> None:
-        # The URL of the table in force: a reload may have moved the upstream.
-        await pool.check_ready(routes.current.upstream_urls[upstream])
+        # The URL of the table in force: a reload may have moved the upstream, or dropped it (then
+        # nothing is routed to it any more, and it has no say in the gateway's readiness).
+        url = routes.current.upstream_urls.get(upstream)
+        if url is not None:
+            await pool.check_ready(url)
 
     return check

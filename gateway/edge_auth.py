@@ -23,8 +23,6 @@ from kit.auth.dependencies import bearer_token, insufficient_scope, unauthorized
 
 __all__ = ["EdgeAuth"]
 
-#: RFC 6750 b64token: the only characters a bearer token may have.
-
 
 @dataclass(frozen=True, slots=True)
 class _Verified:

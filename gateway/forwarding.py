@@ -73,9 +73,6 @@ class TrustedProxies:
     def __init__(self, networks: Iterable[str] = ()) -> None:
         self.networks = [ipaddress.ip_network(network.strip(), strict=False) for network in networks if network.strip()]
 
-    def __bool__(self) -> bool:
-        return bool(self.networks)
-
     def trusts(self, address: str) -> bool:
         """Whether `address` belongs to a trusted proxy."""
         if not self.networks:

@@ -221,7 +221,14 @@ async def _stream_response(
             chunk = await response.read_chunk()
             last = response.at_eof
             outcome.bytes_sent += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            message = {"type": "http.response.body", "body": chunk, "more_body": not last}
+            if watcher is None:
+                await send(message)
+            elif not await _sent_in_time(send, message, route.read_timeout):
+                # A client that stops reading would hold the upstream connection (and one of the pool's
+                # slots) for as long as it likes: after the route's timeout it counts as gone.
+                outcome.client_gone = True
+                return
             if last:
                 complete = True
                 return
@@ -240,6 +247,15 @@ async def _stream_response(
 def _may_run_long(response: UpstreamResponse) -> bool:
     length = response.content_length
     return length is None or length > _LONG_RESPONSE_BYTES
+
+
+async def _sent_in_time(send: Send, message: Message, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await send(message)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _until_disconnect(receive: Receive) -> None:

@@ -17,7 +17,7 @@ from gateway.config import DEFAULT_ROUTES_FILE
 from gateway.path import parse_path
 from gateway.route_table import RouteTableError, load_route_table
 from tests.gateway.conftest import ISSUER, GatewayStarter, route_table
-from tests.gateway.servers import GatewayProcess
+from tests.gateway.servers import GatewayProcess, unused_port
 from tests.gateway.upstream import Upstream
 
 
@@ -151,6 +151,20 @@ async def test_a_changed_file_is_picked_up_and_a_broken_one_ignored(
         replacement.write_text(one)
         replacement.replace(gw.routes_file)
         await _eventually_status(gw.client, "/two/x", 404, within=3)
+
+
+async def test_an_upstream_dropped_by_a_reload_no_longer_counts_for_readiness(
+    start_gateway: GatewayStarter, upstream: tuple[Upstream, str]
+) -> None:
+    routes = [{"prefix": "/one", "upstream": "echo", "auth": "public"}]
+    down = {"prefix": "/gone", "upstream": "gone", "auth": "public"}
+    both = route_table({"echo": upstream[1], "gone": f"http://127.0.0.1:{unused_port()}"}, [*routes, down])
+    async with start_gateway(both) as gw:
+        assert (await gw.client.get("/health/ready")).status_code == 503
+        gw.routes_file.write_text(route_table({"echo": upstream[1]}, routes))
+        await _eventually_status(gw.client, "/gone/x", 404, within=3)
+        ready = await gw.client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
 
 
 async def test_python_m_gateway_reloads_on_sighup(issuer, upstream: tuple[Upstream, str], tmp_path: Path) -> None:

@@ -38,7 +38,8 @@ async def gateway(
                     "max_body_bytes": 2 * SIZE,
                     "body_timeout": 300,
                     "timeout": 60,
-                }
+                },
+                {"prefix": "/stall", "upstream": "echo", "strip_prefix": True, "auth": "public", "timeout": 1},
             ],
         )
     )
@@ -126,3 +127,23 @@ async def test_a_client_leaving_mid_download_stops_the_transfer(gateway: Gateway
     last = entries[-1]
     assert last["status"] == 499
     assert last["bytes_sent"] < SIZE / 2  # it stopped reading the upstream, not just writing to the client
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_route_timeout(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"GET /stall/source?bytes={SIZE} HTTP/1.1\r\nHost: gw\r\n\r\n".encode())
+        await writer.drain()
+        entries: list[dict] = []
+        for _ in range(100):  # reads nothing meanwhile
+            await asyncio.sleep(0.1)
+            entries = [json.loads(line) for line in gateway.log().splitlines() if '"gateway.access"' in line]
+            if entries and entries[-1]["route"] == "/stall":
+                break
+    finally:
+        writer.close()
+    last = entries[-1]
+    assert last["route"] == "/stall"
+    assert last["status"] == 499
+    assert last["bytes_sent"] < SIZE / 2

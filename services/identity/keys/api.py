@@ -14,8 +14,6 @@ from services.identity.runtime import get_identity
 
 router = APIRouter(tags=["keys"])
 
-_KEY_LOAD_WAIT = 5.0
-
 
 class PublicJwk(BaseModel):
     """One public signing key."""
@@ -51,7 +49,7 @@ async def jwks(
 ) -> Response:
     """The JWKS, cacheable for ``jwks_max_age`` seconds: keys are published long enough before they sign."""
     identity = get_identity(request)
-    await identity.ring.wait_loaded(_KEY_LOAD_WAIT)
+    await identity.ring.wait_loaded()
     if not identity.ring.loaded.is_set():
         # An empty set would be cached by verifiers for the whole max-age: better no answer at all.
         raise ProblemError(

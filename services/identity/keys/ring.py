@@ -32,6 +32,9 @@ from services.identity.keys.schedule import KeyState
 
 logger = logging.getLogger(__name__)
 
+#: How long a request waits for the keys of a process that is just starting.
+STARTUP_WAIT = 5.0
+
 
 class NoSigningKeyError(Exception):
     """No key may sign now (the keys are not loaded yet, or the rotation job has not run)."""
@@ -96,7 +99,7 @@ class KeyRing:
                 return period.signer
         raise NoSigningKeyError(f"no {algorithm or self.access_token_algorithm} key signs now")
 
-    async def wait_loaded(self, timeout: float) -> None:
+    async def wait_loaded(self, timeout: float = STARTUP_WAIT) -> None:
         """Return once the keys have been loaded, or after `timeout` seconds (a process just starting)."""
         if not self.loaded.is_set():
             with contextlib.suppress(TimeoutError):

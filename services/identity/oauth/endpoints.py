@@ -16,7 +16,7 @@ from starlette.responses import Response
 from kit.db import utcnow
 from kit.http.problems import ProblemError, problem_responses
 from services.identity import paths
-from services.identity.keys.ring import KeyRing, NoSigningKeyError
+from services.identity.keys.ring import NoSigningKeyError
 from services.identity.oauth.access_tokens import issue_access_token, read_access_token
 from services.identity.oauth.client_authentication import authenticate_client
 from services.identity.oauth.client_credentials import client_credentials_token
@@ -29,12 +29,10 @@ from services.identity.oauth.schemas import (
     IntrospectionResponse,
     TokenResponse,
 )
-from services.identity.runtime import Identity, get_identity
+from services.identity.runtime import get_identity
 
 router = APIRouter(tags=["oauth"])
 
-#: How long a request waits for the keys of a process that is just starting.
-_KEY_LOAD_WAIT = 5.0
 _INACTIVE = b'{"active":false}'
 #: Grants the token endpoint will serve; the others are unknown to it (unsupported_grant_type).
 _GRANTS = frozenset({"client_credentials"})
@@ -59,7 +57,8 @@ async def token(request: Request) -> Response:
             raise OAuthError("unsupported_grant_type", "the grant type is not supported")
         caller = await authenticate_client(identity, request, form, endpoint=paths.TOKEN)
         token_request = client_credentials_token(caller.client, form, identity.settings.access_token_lifetime)
-        access_token = issue_access_token(await _ready_ring(identity), identity.issuer, token_request)
+        await identity.ring.wait_loaded()
+        access_token = issue_access_token(identity.ring, identity.issuer, token_request)
     except OAuthError as error:
         return error.response()
     except NoSigningKeyError as error:
@@ -89,7 +88,7 @@ async def introspect(request: Request) -> Response:
         token_value = _required_token(form.get("token"))
     except OAuthError as error:
         return error.response()
-    await identity.ring.wait_loaded(_KEY_LOAD_WAIT)
+    await identity.ring.wait_loaded()
     claims = read_access_token(identity.ring, identity.issuer, token_value)
     # Another tenant's token is indistinguishable from no token at all.
     if claims is None or claims.get("tenant") != caller.client.tenant:
@@ -119,7 +118,7 @@ async def revoke(request: Request) -> Response:
         form = await read_form(request)
         caller = await authenticate_client(identity, request, form, endpoint=paths.REVOKE)
         token_value = _required_token(form.get("token"))
-        await identity.ring.wait_loaded(_KEY_LOAD_WAIT)
+        await identity.ring.wait_loaded()
         claims = read_access_token(identity.ring, identity.issuer, token_value)
         if claims is not None and claims.get("client_id") != caller.client.client_id:
             raise OAuthError("unauthorized_client", "the token was not issued to this client")
@@ -140,11 +139,6 @@ def _required_token(value: str | None) -> str:
 def _introspected(claims: dict[str, Any]) -> dict[str, Any]:
     names = ("scope", "client_id", "exp", "iat", "nbf", "sub", "aud", "iss", "jti", "tenant", "acr")
     return {name: claims[name] for name in names if name in claims}
-
-
-async def _ready_ring(identity: Identity) -> KeyRing:
-    await identity.ring.wait_loaded(_KEY_LOAD_WAIT)
-    return identity.ring
 
 
 def _no_signing_key() -> ProblemError:

@@ -14,7 +14,7 @@ from kit.service import Role
 from kit.testing import service_client
 from services.identity.app import SPEC, create_app
 from services.identity.config import Settings
-from tests.services.identity.support import ISSUER, basic, identity_settings, register
+from tests.services.identity.support import ISSUER, basic, identity_settings, register, travel
 
 
 async def test_the_jwks_is_public_cacheable_and_holds_public_keys_only(client: httpx.AsyncClient) -> None:
@@ -122,3 +122,18 @@ def test_settings_are_read_from_the_environment(monkeypatch) -> None:
     assert settings.signing_algorithms == ["RS256"]
     assert settings.signing_key_rotation_interval == dt.timedelta(days=7)
     assert "x" * 44 not in repr(settings)
+
+
+async def test_while_no_key_signs_the_token_endpoint_answers_503(app: FastAPI, client: httpx.AsyncClient) -> None:
+    registered = await register(app, "st")
+    headers = basic(registered.client_id, registered.client_secret)
+    await travel(app, -dt.timedelta(days=1))  # every key activates tomorrow
+    try:
+        response = await client.post("/token", data={"grant_type": "client_credentials"}, headers=headers)
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
+        assert (await client.get("/health/ready")).json()["checks"]["signing_keys"] != "ok"
+    finally:
+        await travel(app, dt.timedelta(days=1))
+    assert (await client.post("/token", data={"grant_type": "client_credentials"}, headers=headers)).status_code == 200

@@ -7,13 +7,24 @@ from fastapi import FastAPI
 import services.catalogue.editorial.bulk  # noqa: F401 - registers POST /editorial/bulk on the editorial router
 from contracts.events.catalogue import RecordEvent, RegionChanged
 from kit.config import ServiceSettings
-from kit.service import Role, ServiceSpec, create_service_app
+from kit.db import Database
+from kit.service import Component, Role, ServiceSpec, create_service_app
 from services.catalogue.changes_api import router as changes_router
 from services.catalogue.config import Settings
 from services.catalogue.editorial.api import router as editorial_router
 from services.catalogue.models import Base
+from services.catalogue.public_api import router as public_router
+from services.catalogue.read_model import CatalogueView
 from services.catalogue.regions.api import MAX_POSTAL_CODES_BYTES, MAX_REGISTER_BYTES
 from services.catalogue.regions.api import router as regions_router
+
+
+def _components(app: FastAPI, settings: ServiceSettings, database: Database) -> list[Component]:
+    # Each API replica answers public reads from its own copy of the published catalogue.
+    assert isinstance(settings, Settings)
+    view = CatalogueView(database, poll_interval=settings.read_model_poll_interval)
+    app.state.catalogue = view
+    return [view]
 
 
 def _body_limits(settings: ServiceSettings) -> dict[str, int]:
@@ -35,7 +46,8 @@ SPEC = ServiceSpec(
     settings_type=Settings,
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[editorial_router, regions_router, changes_router],
+    routers=[public_router, regions_router, changes_router, editorial_router],
+    components=_components,
     publishes=[RecordEvent.topic, RegionChanged.topic],
     body_limits=_body_limits,
 )

@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
 
     service_name: str = "catalogue"
     port: int = 8002
+    read_model_poll_interval: float = Field(
+        default=0.5, gt=0, le=60, description="Seconds between looks at the change feed for published changes."
+    )
     max_bulk_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1, description="Largest NDJSON bulk upload (and register import) accepted."
     )

@@ -13,11 +13,6 @@ from services.catalogue.app import SPEC
 async def catalogue_url(postgres_url: str) -> str:
     """A fresh catalogue database for the module, at the newest migration."""
     await migrate(postgres_url, SPEC.migrations_dir)
-    # Until the catalogue's domain migration is written, tables come from the models (removed then).
-    engine = create_async_engine(postgres_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(SPEC.metadata.create_all)
-    await engine.dispose()
     return postgres_url
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 from sqlalchemy import select
 
 from kit.auth import AUTH_RESPONSES, Principal, require_scopes
@@ -50,7 +50,6 @@ def _not_found() -> ProblemError:
     responses={**AUTH_RESPONSES, **problem_responses(400, 422)},
 )
 async def create_client(
-    request: Request,
     response: Response,
     settings: ClientSettings,
     admin: Annotated[Admin, Depends()],
@@ -60,7 +59,8 @@ async def create_client(
     async with identity.database.session() as session, session.begin():
         created = await service.register_client(session, admin.tenant, settings, identity.secrets, utcnow())
     response.headers.update(_NO_STORE)
-    response.headers["Location"] = str(request.url_for("read_client", client_id=created.client_id))
+    # From the issuer, the public base URL: behind the gateway the request's own URL lacks its prefix.
+    response.headers["Location"] = identity.url(f"{router.prefix}/{created.client_id}")
     return created
 
 

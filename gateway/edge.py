@@ -97,9 +97,8 @@ class Edge:
             await self._own_endpoint(own, scope, receive, send, started)
             return
         label = INVALID_PATH_ROUTE
-        outcome = Outcome()
+        outcome = Outcome(client_ip=_peer(scope))
         route: CompiledRoute | None = None
-        client_ip = _peer(scope)
         trace_token = self._start_span(scope, outcome) if self.tracing.active else None
         try:
             try:
@@ -112,7 +111,7 @@ class Edge:
             if route is None or route.reaches_internal(path):
                 # An upstream's internal path answers as if there were no route: nothing to learn there.
                 raise problems.no_route()
-            client_ip = await self._forward(scope, receive, send, route, path, outcome)
+            await self._forward(scope, receive, send, route, path, outcome)
         except ProblemError as problem:
             outcome.status = problem.status
             if problem.status != problems.CLIENT_CLOSED_STATUS:
@@ -134,7 +133,7 @@ class Edge:
             elapsed = time.perf_counter() - started
             observe_request(scope["method"], label, outcome.status, elapsed)
             if self.access_log:
-                _log_access(scope, label, route, outcome, elapsed, client_ip)
+                _log_access(scope, label, route, outcome, elapsed)
             if outcome.span is not None and trace_token is not None:
                 prefix, upstream = (route.prefix, route.upstream) if route is not None else (None, None)
                 end_server_span(outcome.span, scope["method"], prefix, upstream, outcome.status)
@@ -150,8 +149,8 @@ class Edge:
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, route: CompiledRoute, path: RequestPath, outcome: Outcome
-    ) -> str:
-        """Check the request against `route` and proxy it; returns the client's address (for the log)."""
+    ) -> None:
+        """Check the request against `route` and proxy it."""
         method: str = scope["method"]
         if method not in PROXIED_METHODS:
             raise problems.method_not_allowed(_ALLOW)
@@ -163,16 +162,17 @@ class Edge:
         limits = route.route
         if length is not None and length > limits.max_body_bytes:
             raise problems.payload_too_large(limits.max_body_bytes)
-        principal = None
-        if limits.auth == "required":
-            principal = await self.auth.authenticate(headers.authorization, route.audience, limits.scopes)
         forwarding = forwarding_for(
             headers,
-            peer=_peer(scope),
+            peer=outcome.client_ip,
             scheme=scope.get("scheme", "http"),
             trusted=self.trusted_proxies,
             prefix=limits.stripped or None,
         )
+        outcome.client_ip = forwarding.client_ip  # from here on, refusals too are logged with the real client
+        principal = None
+        if limits.auth == "required":
+            principal = await self.auth.authenticate(headers.authorization, route.audience, limits.scopes)
         response_headers: list[tuple[bytes, bytes]] = []
         policy = route.rate_policy
         if policy is not None:
@@ -211,7 +211,6 @@ class Edge:
         finally:
             if request.body is not None:
                 outcome.bytes_received = request.body.received
-        return forwarding.client_ip
 
     async def _own_endpoint(self, label: str, scope: Scope, receive: Receive, send: Send, started: float) -> None:
         status = 500
@@ -230,8 +229,8 @@ class Edge:
         finally:
             # kit's middleware counts these in the metrics; only the access log is left to do.
             if self.access_log:
-                outcome = Outcome(status=status, bytes_sent=sent, attempts=0)
-                _log_access(scope, label, None, outcome, time.perf_counter() - started, _peer(scope))
+                outcome = Outcome(status=status, bytes_sent=sent, client_ip=_peer(scope))
+                _log_access(scope, label, None, outcome, time.perf_counter() - started)
 
 
 def _peer(scope: Scope) -> str:
@@ -252,9 +251,7 @@ def _path_problem(error: InvalidPathError) -> ProblemError:
     return problems.bad_request("invalid-path", error.reason)
 
 
-def _log_access(
-    scope: Scope, route: str, upstream: CompiledRoute | None, outcome: Outcome, seconds: float, client_ip: str
-) -> None:
+def _log_access(scope: Scope, route: str, upstream: CompiledRoute | None, outcome: Outcome, seconds: float) -> None:
     # Never the path, query or headers: they may carry tokens or personal data. The route says enough.
     if not access_logger.isEnabledFor(logging.INFO):
         return
@@ -273,6 +270,6 @@ def _log_access(
             "bytes_sent": outcome.bytes_sent,
             "attempts": outcome.attempts,
             "aborted": outcome.aborted,
-            "client_ip": client_ip,
+            "client_ip": outcome.client_ip,
         },
     )

@@ -181,7 +181,7 @@ def forwarding_for(
     proto = scheme
     host = headers.host
     if trusted.trusts(peer):
-        prior = [part.strip() for part in headers.forwarded_for.split(",")] if headers.forwarded_for else []
+        prior = [part.strip() for part in (headers.forwarded_for or "").split(",") if part.strip()]
         if prior:
             chain = ", ".join([*prior, peer])
             client_ip = next((address for address in reversed(prior) if not trusted.trusts(address)), prior[0])

@@ -62,6 +62,8 @@ class Outcome:
     """What became of a request, for the access log and the metrics."""
 
     status: int = 0
+    #: The client's address: the peer's, or what a trusted proxy in front says it is.
+    client_ip: str = ""
     bytes_received: int = 0
     bytes_sent: int = 0
     attempts: int = 0

@@ -21,10 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.aggregated_openapi import AggregatedOpenApi
 from gateway.config import Settings
+from gateway.docs_ui import docs_router
 from gateway.edge import PROXIED_METHODS, Edge, OwnPaths
 from gateway.edge_auth import EdgeAuth
 from gateway.forwarding import TrustedProxies
-from gateway.openapi import docs_router
 from gateway.proxy import Proxy
 from gateway.rate_limit import create_rate_limiter
 from gateway.route_reload import RouteTableSource

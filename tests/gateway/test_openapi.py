@@ -1,4 +1,4 @@
-"""The gateway's merged OpenAPI document and its self-hosted docs UI (gateway.openapi)."""
+"""The gateway's merged OpenAPI document (gateway.openapi) and its self-hosted docs UI (gateway.docs_ui)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from gateway.openapi import BEARER_SCHEME, ROOT_SERVICE, docs_router, merge_openapi
+from gateway.docs_ui import docs_router
+from gateway.openapi import BEARER_SCHEME, ROOT_SERVICE, merge_openapi
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 SERVICES = ("identity", "catalogue", "mailbox", "payment", "routing")

@@ -39,7 +39,9 @@ def fold(text: str) -> str:
     lowered = text.lower().translate(_FAST_FOLD)
     if lowered.isascii():
         return lowered
-    decomposed = unicodedata.normalize("NFKD", lowered.casefold())
+    # Compatibility forms may decompose to capitals (mathematical letters), and lower-casing to accents.
+    decomposed = unicodedata.normalize("NFKD", lowered).lower().translate(_FAST_FOLD)
+    decomposed = unicodedata.normalize("NFKD", decomposed)
     return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 

@@ -41,9 +41,6 @@ RESULT_CACHE_SIZE: Final = 512
 CLAUSE_CACHE_SIZE: Final = 16
 CACHED_CLAUSE_MIN_DOCUMENTS: Final = 300
 MAX_OFFSET: Final = 10_000
-#: Compound parts are posted under their stem with this mark in front, apart from whole words, so
-#: that a part has its own document frequency and weight ("steuer" in "Hundesteuer").
-PART: Final = "~"
 #: The length normalisation is redone for every document once a field's average length has
 #: drifted this far from the averages the postings were computed with.
 RENORMALISE_AFTER_DRIFT: Final = 0.1
@@ -78,7 +75,8 @@ class SearchResult:
 class _Entry:
     number: int
     document: SearchDocument
-    #: The terms (parts marked with :data:`PART`) and, in the same order, their frequency per field.
+    #: The terms and, in the same order, their frequency per field (a compound's part counts
+    #: `part_weight`, so "Steuer" in "Hundesteuer" is a weak occurrence of the term "steu").
     terms: tuple[str, ...]
     frequencies: tuple[FieldVector, ...]
     lengths: FieldVector
@@ -119,7 +117,6 @@ class SearchIndex:
         self._synonyms = SynonymTable(synonyms)
         self._suggester = Suggester()
         self._interned: dict[Any, Any] = {}
-        self._part_terms: dict[str, str] = {}
         self.upsert_many(documents)
 
     @property
@@ -171,10 +168,9 @@ class SearchIndex:
         self._forget_results()
 
     def document_frequency(self, stem: str) -> int:
-        """In how many documents a stem occurs as a word, plus in how many as a compound's part."""
-        whole = self._postings.get(stem)
-        parts = self._postings.get(PART + stem)
-        return (len(whole) if whole else 0) + (len(parts) if parts else 0)
+        """In how many documents a stem occurs, as a word or as a compound's part."""
+        postings = self._postings.get(stem)
+        return len(postings) if postings else 0
 
     def statistics(self) -> dict[str, int]:
         """Sizes, for metrics: documents, distinct terms, postings, known words."""
@@ -322,23 +318,13 @@ class SearchIndex:
         return result
 
     def _term_scores(self, term: str, cache: dict[str, dict[int, float]]) -> dict[int, float]:
-        """BM25F of one stem per document: as a whole word, plus as a compound's part (weighted)."""
+        """BM25F of one stem per document (computed once per query)."""
         scores = cache.get(term)
-        if scores is not None:
-            return scores
-        documents = max(len(self._entries), 1)
-        scores = {}
-        whole = self._postings.get(term)
-        parts = self._postings.get(PART + term)
-        # One idf for the stem, whether it stands alone or inside compounds (as in BM25F).
-        weight = idf(self.document_frequency(term), documents)
-        if whole:
-            scores = {number: weight * value for number, value in whole.items()}
-        if parts:
-            weight *= self._parameters.part_weight
-            for number, value in parts.items():
-                scores[number] = scores.get(number, 0.0) + weight * value
-        cache[term] = scores
+        if scores is None:
+            postings = self._postings.get(term)
+            weight = idf(len(postings), max(len(self._entries), 1)) if postings else 0.0
+            scores = {number: weight * value for number, value in postings.items()} if postings else {}
+            cache[term] = scores
         return scores
 
     def _phrase_scores(self, terms: tuple[str, ...], cache: dict[str, dict[int, float]]) -> dict[int, float]:
@@ -391,6 +377,7 @@ class SearchIndex:
 
     def _add(self, document: SearchDocument, fields: list[list[tuple[str, str]]]) -> _Entry:
         """Take a document in, all but its postings (:meth:`_post`, once the lengths are known)."""
+        part_weight = self._parameters.part_weight
         frequencies: dict[str, list[float]] = {}
         lengths = [0.0] * len(FIELDS)
         title_words: list[tuple[str, ...]] = []
@@ -399,11 +386,10 @@ class SearchIndex:
             for surface, stem_ in field_tokens:
                 frequencies.setdefault(stem_, [0.0] * len(FIELDS))[position] += 1.0
                 parts = [part for part in self._parts(surface) if part != stem_]
+                # Parts add to the same term's frequency, so whole and part occurrences saturate
+                # together and share one idf (BM25F), at a lower weight.
                 for part in parts:
-                    part_term = self._part_terms.get(part)
-                    if part_term is None:
-                        part_term = self._part_terms[part] = PART + part
-                    frequencies.setdefault(part_term, [0.0] * len(FIELDS))[position] += 1.0
+                    frequencies.setdefault(part, [0.0] * len(FIELDS))[position] += part_weight
                 if position == TITLE:
                     title_words.append(self._intern((stem_, *parts)))
         number = self._next_number

@@ -26,7 +26,8 @@ class RankingParameters:
     #: Length normalisation per field (0: none, 1: full).
     field_b: FieldVector = (0.75, 0.5, 0.3, 0.75)
     k1: float = 1.2
-    #: Weight of a compound's part against the whole word ("Steuer" in "Hundesteuer").
+    #: Weight of a compound's part against the whole word ("Steuer" in "Hundesteuer"), as a
+    #: frequency in the postings.
     part_weight: float = 0.4
     #: Weights of the ways a query word can be matched, the word itself being 1.
     synonym_weight: float = 0.9

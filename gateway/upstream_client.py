@@ -116,7 +116,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
-        #: Loop time it was put back into the pool.
+        #: Whether it waits in the pool, and since when (loop time).
+        self.idle = False
         self.idle_since = 0.0
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -304,6 +305,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:
+            # Nobody asked: an answer out of turn would be taken for the next request's.
+            self.abort()
+            return
         if self._listening:
             self._quiet_since = self._loop.time()
         try:

@@ -192,6 +192,7 @@ class UpstreamPool:
                 while idle:
                     connection = idle.pop()
                     if not connection.closed and now - connection.idle_since < self.keepalive_timeout:
+                        connection.idle = False
                         return connection
                     connection.close()
             return await self._connect(origin)
@@ -219,6 +220,7 @@ class UpstreamPool:
         """Take `connection` back: kept for the next request if it can carry one, else closed."""
         self._free_slot()
         if self._open and connection.reusable:
+            connection.idle = True
             connection.idle_since = asyncio.get_running_loop().time()
             self._idle.setdefault(connection.key, []).append(connection)
         else:

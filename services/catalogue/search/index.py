@@ -35,12 +35,12 @@ from services.catalogue.search.vocabulary import Vocabulary
 #: At most this many words of each field are indexed.
 MAX_FIELD_TOKENS: Final = (64, 256, 64, 4_000)
 MAX_LIMIT: Final = 100
+MAX_OFFSET: Final = 10_000
 #: Recent results are kept until the index or the synonyms change: popular queries repeat.
 RESULT_CACHE_SIZE: Final = 512
 #: So are the scores of the latest broad clauses (those matching this many documents).
 CLAUSE_CACHE_SIZE: Final = 16
 CACHED_CLAUSE_MIN_DOCUMENTS: Final = 300
-MAX_OFFSET: Final = 10_000
 #: The length normalisation is redone for every document once a field's average length has
 #: drifted this far from the averages the postings were computed with.
 RENORMALISE_AFTER_DRIFT: Final = 0.1

@@ -95,7 +95,7 @@ class _Planner:
         return separated[:MAX_QUERY_TERMS]
 
     def containing(self, word: Token) -> list[str]:
-        """Known words that end or start with `word` (longer than it), the most frequent first."""
+        """Known compounds that end with `word`, the most frequent first."""
         if len(word.surface) < MIN_EXPANDED_LENGTH:
             return []
         return self.vocabulary.ending_with(word.surface, MAX_EXPANSIONS, self.rank)

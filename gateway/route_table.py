@@ -272,10 +272,15 @@ class CompiledRoute:
 
     def reaches_internal(self, path: RequestPath) -> bool:
         """Whether `path` would reach one of the upstream's internal paths (or something below one)."""
-        if not self.internal:
+        segments = path.segments
+        if len(segments) <= self.strip_depth or not self.internal:
             return False
-        # ";" parameters dropped, as servlet containers do before matching a path.
-        forwarded = tuple(segment.split(";", 1)[0] for segment in path.segments[self.strip_depth :])
+        # ";" parameters dropped, as servlet containers do before matching a path. Most paths differ
+        # from every internal one in their first segment already: that is checked first.
+        first = segments[self.strip_depth].split(";", 1)[0]
+        if not any(internal[0] == first for internal in self.internal):
+            return False
+        forwarded = tuple(segment.split(";", 1)[0] for segment in segments[self.strip_depth :])
         return any(_starts_with(forwarded, internal) for internal in self.internal)
 
     def retries(self, method: str) -> int:

@@ -34,6 +34,7 @@ from services.catalogue.resolution import fees, overview, responsibility, texts
 from services.catalogue.resolution.ars import administered_regions
 from services.catalogue.resolution.compaction import compact_organisationseinheit
 from services.catalogue.resolution.leika_types import canonical_leika_typ
+from services.catalogue.resolution.overview import Children
 from services.catalogue.resolution.records import PublishedRecord, Rolle
 from services.catalogue.resolution.results import FeeSource, OzgOverview, Resolution, ResolvedTexts, Responsible
 from services.catalogue.resolution.rules import RegionRules, Rule, rule_from
@@ -141,9 +142,15 @@ class CatalogueReadModel:
         """The Leistung's Stammtext overlaid by the region's Spezialisierungen, in `language` or German."""
         return texts.texts(self, leika_key, ars, language)
 
-    def ozg_overview(self, ars: str, *, as_of: dt.date, themenfeld: str | None = None) -> OzgOverview:
-        """Which Leistungen have an online service responsible in all or part of region `ars`."""
-        return overview.ozg_overview(self, ars, as_of=as_of, themenfeld=themenfeld)
+    def ozg_overview(
+        self, ars: str, *, as_of: dt.date, themenfeld: str | None = None, children: Children | None = None
+    ) -> OzgOverview:
+        """Which Leistungen have an online service responsible in all or part of region `ars`.
+
+        `children` (the ARS of the regions directly below an ARS, from the register) makes "whole"
+        exact where the regions that set their own services tile the asked one (see overview).
+        """
+        return overview.ozg_overview(self, ars, as_of=as_of, themenfeld=themenfeld, children=children)
 
     # --- lookups used by the questions -----------------------------------------------------------
 

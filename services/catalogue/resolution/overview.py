@@ -9,7 +9,12 @@ Enumerating every (Leistung, Gemeinde) pair of a Land would mean millions of res
 * Below the asked region the answer changes only where a rule is set; everywhere else it is the
   asked region's own. So a candidate is online in the *whole* region when it is online at the
   region itself and at every region inside it that has a rule of its own about its online
-  service; online in *part* of it when it is online at the region or at one of those.
+  service; in *none* of it when it is online neither at the region nor at any of those.
+* Otherwise it is online in *part* of the region — unless the regions inside that set their own
+  services tile it (every Regierungsbezirk of a Land has its own). Only the register knows that:
+  given ``children`` (the regions directly below an ARS, e.g. from the region directory), the
+  overview descends into the regions that hold rules and decides exactly; without it, it
+  answers *part*.
 
 The questions asked are ordinary resolutions, so the overview agrees with :func:`resolve`.
 """
@@ -18,7 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Literal
 
 from services.catalogue.resolution.ars import ars_chain, lies_below
 from services.catalogue.resolution.records import PublishedRecord
@@ -29,8 +35,19 @@ if TYPE_CHECKING:
     from contracts.catalogue import Onlinedienst
     from services.catalogue.resolution.model import CatalogueReadModel
 
+#: The regions directly below an ARS (for "0": the Länder), as the municipality register has them.
+Children = Callable[[str], Iterable[str]]
+_Status = Literal["whole", "part", "none"]
 
-def ozg_overview(model: CatalogueReadModel, ars: str, *, as_of: dt.date, themenfeld: str | None = None) -> OzgOverview:
+
+def ozg_overview(
+    model: CatalogueReadModel,
+    ars: str,
+    *,
+    as_of: dt.date,
+    themenfeld: str | None = None,
+    children: Children | None = None,
+) -> OzgOverview:
     """The Leistungen with an online service responsible in all or part of `ars` on `as_of`."""
     chain = ars_chain(ars)
     day = as_of.toordinal()
@@ -54,19 +71,27 @@ def ozg_overview(model: CatalogueReadModel, ars: str, *, as_of: dt.date, themenf
 
     found: list[OnlineLeistung] = []
     for leika_key in sorted(candidates):
-        here = _online_at(model, leika_key, ars, as_of)
-        online_in: list[str] = []
-        offline_in: list[str] = []
-        for region in sorted(own_rule_regions.get(leika_key, ())):
-            (online_in if _online_at(model, leika_key, region, as_of) else offline_in).append(region)
-        if not here and not online_in:
+        online = _OnlineAt(model, leika_key, as_of)
+        inner = sorted(own_rule_regions.get(leika_key, ()))
+        online_in = [region for region in inner if online(region)]
+        offline_in = [region for region in inner if not online(region)]
+        here = online.services(ars)
+        if here and not offline_in:
+            coverage: _Status = "whole"
+        elif not here and not online_in:
+            coverage = "none"
+        elif children is None:
+            coverage = "part"
+        else:
+            coverage = _status(ars, inner, online, children)
+        if coverage == "none":
             continue
         leistung = model.leistung(leika_key)
         assert leistung is not None  # candidates are published Leistungen
         found.append(
             OnlineLeistung(
                 leistung=leistung,
-                coverage="whole" if here and not offline_in else "part",
+                coverage=coverage,
                 onlinedienste=tuple(here),
                 online_in=tuple(online_in),
                 offline_in=tuple(offline_in),
@@ -128,7 +153,36 @@ def _service(model: CatalogueReadModel, rule: Rule) -> PublishedRecord[Onlinedie
     return model.onlinedienst(rule.tenant, rule.onlinedienst)
 
 
-def _online_at(
-    model: CatalogueReadModel, leika_key: str, ars: str, as_of: dt.date
-) -> list[PublishedRecord[Onlinedienst]]:
-    return [service.record for service in model.online_services(leika_key, ars, as_of=as_of) if service.record]
+class _OnlineAt:
+    """Whether one Leistung is online at a region, each region asked once."""
+
+    def __init__(self, model: CatalogueReadModel, leika_key: str, as_of: dt.date) -> None:
+        self._model, self._leika_key, self._as_of = model, leika_key, as_of
+        self._found: dict[str, list[PublishedRecord[Onlinedienst]]] = {}
+
+    def services(self, ars: str) -> list[PublishedRecord[Onlinedienst]]:
+        found = self._found.get(ars)
+        if found is None:
+            responsible = self._model.online_services(self._leika_key, ars, as_of=self._as_of)
+            found = self._found[ars] = [service.record for service in responsible if service.record]
+        return found
+
+    def __call__(self, ars: str) -> bool:
+        return bool(self.services(ars))
+
+
+def _status(region: str, inner: list[str], online: _OnlineAt, children: Children) -> _Status:
+    """The exact coverage of `region`: descend into the children that hold rule regions."""
+    below = [other for other in inner if lies_below(other, region)]
+    if not below:
+        return "whole" if online(region) else "none"
+    kids = list(children(region))
+    if not kids:  # the register knows no finer division: judge by the rule regions alone
+        statuses = {online(region), *map(online, below)}
+        return "part" if len(statuses) > 1 else ("whole" if True in statuses else "none")
+    seen: set[_Status] = set()
+    for kid in kids:
+        seen.add(_status(kid, below, online, children))
+        if "part" in seen or len(seen) > 1:
+            return "part"
+    return seen.pop()

@@ -139,7 +139,7 @@ class OnlineLeistung:
 
     leistung: PublishedRecord[Leistung]
     coverage: Coverage
-    #: The online services responsible for the region as a whole (empty when only parts are online).
+    #: The online services responsible at the region itself (empty when only rules inside it set some).
     onlinedienste: tuple[PublishedRecord[Onlinedienst], ...]
     #: Regions inside the asked one where an online service is set by a rule of their own, sorted.
     online_in: tuple[str, ...]

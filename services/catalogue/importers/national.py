@@ -18,7 +18,7 @@ from pathlib import Path
 
 from contracts.catalogue import Model, RecordKind
 from kit.db import Database
-from services.catalogue.editorial import service
+from services.catalogue.editorial.batch import Item, publish_many
 from services.catalogue.importers.administrations import (
     ParsedAdministration,
     administrations_for_missing,
@@ -29,6 +29,7 @@ from services.catalogue.importers.leika import LeikaRow, ParsedLeistung, parse_l
 from services.catalogue.regions.importer import import_register
 from services.catalogue.regions.postal_codes import import_postal_codes
 from services.catalogue.regions.register import RegisterRecord, parse_register
+from services.catalogue.regions.report import ImportRejectedError
 
 #: Records per transaction: a crash loses at most one batch, which the next run redoes.
 BATCH = 500
@@ -117,8 +118,16 @@ def _lines(path: Path) -> Iterable[str]:
 async def _regions(database: Database, path: Path, report: Report) -> StepReport:
     step = StepReport(f"Regionen {path.name}")
     started = time.perf_counter()
-    async with database.session() as session, session.begin():
-        result = await import_register(session, str(path))
+    try:
+        async with database.session() as session, session.begin():
+            result = await import_register(session, str(path))
+    except ImportRejectedError as refusal:
+        if refusal.slug != "register-out-of-date":
+            raise
+        # History already loaded: a newer register is in place, and an older one cannot follow it.
+        step.skip(None, refusal.slug, refusal.detail)
+        report(step.summary())
+        return step
     step.outcomes.update(
         {
             name: count
@@ -144,7 +153,8 @@ async def _postal_codes(database: Database, path: Path, report: Report) -> StepR
     started = time.perf_counter()
     async with database.session() as session, session.begin():
         result = await import_postal_codes(session, str(path))
-    step.outcomes.update({"records": result.records, "added": result.added, "removed": result.removed})
+    counts = {"added": result.added, "removed": result.removed, "unchanged": result.unchanged}
+    step.outcomes.update({outcome: count for outcome, count in counts.items() if count})
     for skipped in result.skipped_rows:
         step.skip(skipped.line, skipped.reason, skipped.detail)
     step.seconds = time.perf_counter() - started
@@ -200,9 +210,15 @@ async def _upsert_all(
         step.skip(line, reason, detail)
     started = time.perf_counter()
     for start in range(0, len(items), BATCH):
+        batch = [Item(kind, key, content) for kind, key, content in items[start : start + BATCH]]
         async with database.session() as session, session.begin():
-            for kind, key, content in items[start : start + BATCH]:
-                step.outcomes[await service.upsert(session, tenant, kind, key, content, publish_it=True)] += 1
+            results = await publish_many(session, tenant, batch)
+        for result in results:
+            if result.outcome is None:
+                reason, _, detail = (result.problem or "refused").partition(": ")
+                step.skip(None, reason, f"{result.item.kind} {result.item.key}: {detail}")
+            else:
+                step.outcomes[result.outcome] += 1
         report(f"  {name}: {min(start + BATCH, len(items))}/{len(items)}")
     step.seconds = time.perf_counter() - started
     report(step.summary())

@@ -194,3 +194,38 @@ async def test_bulk_reports_progress_per_batch_and_refuses_other_media_types(cli
     assert results[-1] == {"summary": {"created": 1201, "lines": 1201}}
     refused = await client.post("/editorial/bulk", content=b"{}", headers=editor() | {"Content-Type": "text/csv"})
     assert refused.status_code == 415
+
+
+VALID = {
+    "leistungen": ("99000000000001", {"leikaKey": "99000000000001", "bezeichnung": {"de": "Probe"}}),
+    "spezialisierungen": ("sp", {"leikaKey": LEIKA, "ars": "01", "texte": {"kurztext": {"de": "x"}}}),
+    "gebuehren": ("gb", {"leikaKey": LEIKA, "art": "fest", "betragCent": 100}),
+    "organisationseinheiten": ("oe", OE),
+    "onlinedienste": ("od", {"name": {"de": "Dienst"}, "url": "https://d.example", "leikaKeys": [LEIKA]}),
+    "zustaendigkeiten": ("zs", {**RULE, "organisationseinheit": "oe"}),
+    "synonyme": ("sy", {"begriff": "Perso", "synonyme": ["Personalausweis"]}),
+}
+
+
+@pytest.mark.parametrize("collection", sorted(VALID))
+async def test_another_tenants_keys_behave_as_if_they_did_not_exist_on_every_endpoint(client, collection) -> None:
+    key, content = VALID[collection]
+    owner, stranger = editor("owner"), editor("stranger")
+    assert (await client.put(f"/editorial/{collection}/{key}", json=content, headers=owner)).status_code == 201
+    for method, path in [
+        ("GET", f"/editorial/{collection}/{key}"),
+        ("POST", f"/editorial/{collection}/{key}/publish"),
+        ("POST", f"/editorial/{collection}/{key}/withdraw"),
+        ("DELETE", f"/editorial/{collection}/{key}"),
+    ]:
+        response = await client.request(method, path, headers=stranger)
+        assert response.status_code == 404, (method, path, response.text)
+    assert all(
+        item["tenant"] == "stranger"
+        for item in (await client.get(f"/editorial/{collection}", headers=stranger)).json()["items"]
+    )
+    if collection != "leistungen":  # a LeiKa key's Stammtext has one owner; other keys are per tenant
+        own = await client.put(f"/editorial/{collection}/{key}", json=content, headers=stranger)
+        assert own.status_code == 201 and own.json()["tenant"] == "stranger"
+    still = await client.get(f"/editorial/{collection}/{key}", headers=owner)
+    assert still.json()["version"] == 1 and still.json()["tenant"] == "owner"

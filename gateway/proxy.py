@@ -23,6 +23,7 @@ from opentelemetry.trace import Span
 from starlette.types import Message, Receive, Send
 
 from gateway import problems
+from gateway.circuit_breaker import CircuitBreaker
 from gateway.forwarding import response_headers
 from gateway.metrics import upstream_attempt, upstream_retries_total
 from gateway.request_body import REPLAYABLE_BODY_BYTES, BodyAbortedError, RequestBody
@@ -30,6 +31,7 @@ from gateway.route_table import RETRYABLE_STATUSES, CompiledRoute
 from gateway.tracing import ProxyTracing, end_client_span
 from gateway.upstream_client import UpstreamError, UpstreamTimeoutError
 from gateway.upstream_pool import UpstreamPool, UpstreamResponse
+from kit.http.problems import ProblemError
 
 __all__ = ["Outcome", "Proxy", "UpstreamAbortedError", "UpstreamRequest"]
 
@@ -104,65 +106,92 @@ class Proxy:
             if not breaker.admit():
                 raise problems.circuit_open(route.upstream, breaker.retry_after())
             outcome.attempts = attempt
-            data = replay if replay is not None else body.chunks() if body is not None else None
-            headers = request.headers
-            span = None
-            if outcome.span is not None:
-                origin = route.origin
-                span = self.tracing.start_client_span(
-                    outcome.span, request.method, route.upstream, origin.host, origin.port, attempt
-                )
-                headers = [*headers, *ProxyTracing.trace_headers(span)]
+            span = self._client_span(request, route, outcome, attempt)
             try:
-                try:
-                    response = await self.pool.request(
-                        route.origin,
-                        request.method,
-                        request.target,
-                        headers,
-                        data,
-                        content_length=content_length,
-                        read_timeout=route.read_timeout,
-                    )
-                except (UpstreamError, BodyAbortedError) as error:
-                    if body is not None and body.failure is not None:
-                        breaker.record_unknown()
-                        _end(span, error="client_body")
-                        raise body.failure from None
-                    breaker.record_failure()
-                    if isinstance(error, UpstreamTimeoutError):
-                        upstream_attempt(route.upstream, "timeout").inc()
-                        _end(span, error="timeout")
-                        raise problems.upstream_timeout(route.upstream) from None
-                    upstream_attempt(route.upstream, "connect_error").inc()
-                    _end(span, error="connect_error")
-                    logger.warning("upstream %s failed: %s", route.upstream, error)
-                    if _may_retry(attempt, attempts, body, replay):
-                        await _back_off(route, attempt)
-                        continue
-                    raise problems.upstream_unavailable(route.upstream) from None
-                status = response.status
-                upstream_attempt(route.upstream, _status_class(status)).inc()
-                if status in RETRYABLE_STATUSES:
-                    breaker.record_failure()
-                    if _may_retry(attempt, attempts, body, replay):
-                        response.close()
-                        _end(span, status=status)
-                        await _back_off(route, attempt)
-                        continue
-                else:
-                    breaker.record_success()
-                outcome.status = status
-                try:
-                    await _stream_response(response, request, route, receive, send, outcome)
-                except UpstreamAbortedError:
-                    _end(span, status=status, error="response_aborted")
-                    raise
-                _end(span, status=status)
-                return
-            finally:
-                if span is not None and span.is_recording():
-                    end_client_span(span, error="cancelled")  # the client went away mid-attempt
+                response = await self._send(request, route, replay, content_length, span)
+            except (UpstreamError, BodyAbortedError) as error:
+                problem = self._unanswered(error, route, body, breaker, span)
+                if problem.status == 502 and _may_retry(attempt, attempts, body, replay):
+                    await _back_off(route, attempt)
+                    continue
+                raise problem from None
+            except asyncio.CancelledError:
+                breaker.record_unknown()  # an admitted half-open probe must not stay pending
+                _end(span, error="cancelled")
+                raise
+            status = response.status
+            upstream_attempt(route.upstream, _status_class(status)).inc()
+            if status in RETRYABLE_STATUSES:
+                breaker.record_failure()
+                if _may_retry(attempt, attempts, body, replay):
+                    response.close()
+                    _end(span, status=status)
+                    await _back_off(route, attempt)
+                    continue
+            else:
+                breaker.record_success()
+            outcome.status = status
+            try:
+                await _stream_response(response, request, route, receive, send, outcome)
+            except BaseException as error:
+                _end(
+                    span,
+                    status=status,
+                    error="response_aborted" if isinstance(error, UpstreamAbortedError) else "cancelled",
+                )
+                raise
+            _end(span, status=status)
+            return
+
+    def _client_span(
+        self, request: UpstreamRequest, route: CompiledRoute, outcome: Outcome, attempt: int
+    ) -> Span | None:
+        if outcome.span is None:
+            return None
+        origin = route.origin
+        return self.tracing.start_client_span(
+            outcome.span, request.method, route.upstream, origin.host, origin.port, attempt
+        )
+
+    async def _send(
+        self,
+        request: UpstreamRequest,
+        route: CompiledRoute,
+        replay: bytes | None,
+        content_length: int | None,
+        span: Span | None,
+    ) -> UpstreamResponse:
+        body = request.body
+        data = replay if replay is not None else body.chunks() if body is not None else None
+        headers = request.headers if span is None else [*request.headers, *ProxyTracing.trace_headers(span)]
+        return await self.pool.request(
+            route.origin,
+            request.method,
+            request.target,
+            headers,
+            data,
+            content_length=content_length,
+            read_timeout=route.read_timeout,
+        )
+
+    @staticmethod
+    def _unanswered(
+        error: Exception, route: CompiledRoute, body: RequestBody | None, breaker: CircuitBreaker, span: Span | None
+    ) -> ProblemError:
+        """What the client is told when an attempt got no answer; records the attempt's outcome."""
+        if body is not None and body.failure is not None:
+            breaker.record_unknown()  # the client's body failed: nothing learnt about the upstream
+            _end(span, error="client_body")
+            return body.failure
+        breaker.record_failure()
+        if isinstance(error, UpstreamTimeoutError):
+            upstream_attempt(route.upstream, "timeout").inc()
+            _end(span, error="timeout")
+            return problems.upstream_timeout(route.upstream)
+        upstream_attempt(route.upstream, "connect_error").inc()
+        _end(span, error="connect_error")
+        logger.warning("upstream %s failed: %s", route.upstream, error)
+        return problems.upstream_unavailable(route.upstream)
 
 
 def _end(span: Span | None, *, status: int | None = None, error: str | None = None) -> None:

@@ -65,7 +65,7 @@ _MAX_TYPE_LENGTH: Final = 20
 
 _AGS = re.compile(r"\d{8}")
 _PLZ_ORT = re.compile(r"(?P<plz>\d{5})\s+(?P<ort>\S.*)")
-_LEADING_PLZ = re.compile(r"\d{5}\s+")
+_LEADING_PLZ = re.compile(r"\d{5}(?:\s+|$)")
 _NOTE = re.compile(r"\((?P<note>[^()]*)\)\s*$")
 _POSTFACH = re.compile(r"postfach\b\s*(?P<number>.*)", re.IGNORECASE)
 _WITH_NR = re.compile(r"(?P<street>.+?)\s+Nr\.?\s*(?P<number>\d.*)")

@@ -169,7 +169,8 @@ def specific_records(
         records.append(record(RecordKind.ONLINEDIENST, tenant, "landesportal", service))
         rule = Zustaendigkeit(leistungen=Leistungsauswahl(leika_typen=["2/3"]), ars=land, onlinedienst="landesportal")
         records.append(record(RecordKind.ZUSTAENDIGKEIT, tenant, "landesportal-2-3", rule))
-    for gemeinde in rng.sample(gemeinden, 1_000):
+    inhabited = [gemeinde for gemeinde in gemeinden if gemeinde.type_text != "gemeindefreies Gebiet, unbewohnt"]
+    for gemeinde in rng.sample(inhabited, 1_000):
         tenant = f"land-{gemeinde.ags[:2]}"
         leika_key = rng.choice(municipal)
         service = Onlinedienst(

@@ -8,7 +8,7 @@ exits and incremental removal in the model are checked against something that ha
 import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +20,8 @@ from tests.services.catalogue.resolution.factory import EPOCH, leistung, od, oe,
 KEYS = ["99000000000001", "99000000000002", "99000000000003", "99000000000004"]
 TYPES = ["1", "2/3", "5", "1, 2/3"]
 TENANTS = ["a", "b"]
-DATES = [None, dt.date(2025, 1, 1), dt.date(2025, 6, 1), dt.date(2025, 12, 31)]
+VALIDITY_BOUNDS = [dt.date(2025, 1, 1), dt.date(2025, 6, 1), dt.date(2025, 12, 31)]
+ZIELE: tuple[Literal["fest", "gemeindeverwaltung"], ...] = ("fest", "gemeindeverwaltung")
 ASKED_DAYS = [dt.date(2024, 12, 31), dt.date(2025, 1, 1), dt.date(2025, 6, 1), dt.date(2026, 1, 1)]
 
 # Three Länder of three Kreise of two Gemeindeverbände of two Gemeinden. Under every region, the
@@ -84,12 +85,12 @@ def catalogues(draw: st.DrawFn, regions: list[str]) -> tuple[list[PublishedRecor
     crowded = st.sampled_from(draw(st.lists(st.sampled_from(regions), min_size=1, max_size=4, unique=True)))
     for number in range(draw(st.integers(0, 12))):
         by_key = draw(st.booleans())
-        ziel = draw(st.sampled_from(["fest", "gemeindeverwaltung"]))
+        ziel = draw(st.sampled_from(ZIELE))
         oe_key = draw(st.sampled_from([None, "o1", "o2", "o3"])) if ziel == "fest" else None
         od_key = draw(st.sampled_from([None, "d1", "d2"]))
         if ziel == "fest" and oe_key is None and od_key is None:
             od_key = "d1"
-        ab, bis = sorted(draw(st.lists(st.sampled_from(DATES[1:]), min_size=2, max_size=2)))
+        ab, bis = sorted(draw(st.lists(st.sampled_from(VALIDITY_BOUNDS), min_size=2, max_size=2)))
         records.append(
             rule(
                 draw(st.sampled_from(TENANTS)),

@@ -23,26 +23,22 @@ meant for somewhere else.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from contracts.catalogue import Onlinedienst, Organisationseinheit
 from services.catalogue.resolution.ars import ars_chain, region_level
 from services.catalogue.resolution.records import ROLLEN, Rolle
 from services.catalogue.resolution.results import DecidingRule, Match, Resolution, Responsible, RoleResolution
-from services.catalogue.resolution.rules import Rule
+from services.catalogue.resolution.rules import ASPECTS, Rule, Slot
 
 if TYPE_CHECKING:
     from services.catalogue.resolution.model import CatalogueReadModel
 
-Aspect = Literal["authority", "online"]
-_ASPECTS: Final[tuple[Aspect, ...]] = ("authority", "online")
 _BY_KEY: Final[Match] = "leika_key"
 _BY_TYP: Final[Match] = "leika_typ"
 
 
-@dataclass(frozen=True, slots=True)
-class _Decision:
+class _Decision(NamedTuple):
     winner: Rule
     matched_by: Match
     outranked: tuple[Rule, ...]
@@ -58,14 +54,14 @@ def resolve(
     decisions = _decide(model, leika_key, ars, as_of=as_of, roles=roles)
     if not decisions:
         return None
-    resolved = {role: _role_resolution(model, role, decisions, leika_key, ars) for role in roles}
+    # Results are built with positional arguments: on this path keywords cost more than the lookups.
     return Resolution(
-        leika_key=leika_key,
-        ars=ars,
-        as_of=as_of,
-        leistung=model.leistung(leika_key),
-        zustaendige_stelle=resolved.get("zustaendige_stelle"),
-        ansprechpunkt=resolved.get("ansprechpunkt"),
+        leika_key,
+        ars,
+        as_of,
+        model.leistung(leika_key),
+        _role_resolution(model, "zustaendige_stelle", decisions, leika_key, ars),
+        _role_resolution(model, "ansprechpunkt", decisions, leika_key, ars),
     )
 
 
@@ -85,27 +81,25 @@ def online_services(
 
 def _decide(
     model: CatalogueReadModel, leika_key: str, ars: str, *, as_of: dt.date, roles: tuple[Rolle, ...] = ROLLEN
-) -> dict[tuple[Rolle, Aspect], _Decision]:
+) -> dict[Slot, _Decision]:
     """The deciding rules per (role, aspect), walking up the ARS chain of `ars`."""
     tiers = _tiers(model, leika_key, ars)
     if not tiers:
         return {}
     day = as_of.toordinal()
-    pending = {(role, aspect) for role in roles for aspect in _ASPECTS}
-    decisions: dict[tuple[Rolle, Aspect], _Decision] = {}
+    pending = {(role, aspect) for role in roles for aspect in ASPECTS}
+    decisions: dict[Slot, _Decision] = {}
     for matched_by, bucket in tiers:
-        tied: dict[tuple[Rolle, Aspect], list[Rule]] = {}
+        tied: dict[Slot, list[Rule]] = {}
         for rule in bucket:
             if not rule.valid_from <= day <= rule.valid_to:
                 continue
-            if rule.gives_authority and (rule.rolle, "authority") in pending:
-                tied.setdefault((rule.rolle, "authority"), []).append(rule)
-            if (
-                rule.onlinedienst is not None
-                and (rule.rolle, "online") in pending
-                and _speaks_about_online(model, rule, leika_key)
-            ):
-                tied.setdefault((rule.rolle, "online"), []).append(rule)
+            slot = rule.authority_slot
+            if slot is not None and slot in pending:
+                tied.setdefault(slot, []).append(rule)
+            slot = rule.online_slot
+            if slot is not None and slot in pending and _speaks_about_online(model, rule, leika_key):
+                tied.setdefault(slot, []).append(rule)
         for decided, rules in tied.items():
             if len(rules) > 1:
                 rules.sort(key=_rank, reverse=True)
@@ -149,7 +143,7 @@ def _rank(rule: Rule) -> tuple[float, int]:
 def _role_resolution(
     model: CatalogueReadModel,
     role: Rolle,
-    decisions: dict[tuple[Rolle, Aspect], _Decision],
+    decisions: dict[Slot, _Decision],
     leika_key: str,
     ars: str,
 ) -> RoleResolution | None:
@@ -158,9 +152,9 @@ def _role_resolution(
     if authority is None and online is None:
         return None
     return RoleResolution(
-        rolle=role,
-        organisationseinheit=None if authority is None else _authority(model, authority, ars),
-        onlinedienst=None if online is None else _online_service(model, online, leika_key, ars),
+        role,
+        None if authority is None else _authority(model, authority, ars),
+        None if online is None else _online_service(model, online, leika_key, ars),
     )
 
 
@@ -172,7 +166,7 @@ def _authority(model: CatalogueReadModel, decision: _Decision, ars: str) -> Resp
         if found is None:
             return Responsible(deciding, None, reason=_no_administration(ars))
         administration, region = found
-        return Responsible(deciding, administration, administration_of=region)
+        return Responsible(deciding, administration, None, region)
     assert rule.organisationseinheit is not None  # a rule without a target does not give authority
     record = model.organisationseinheit(rule.tenant, rule.organisationseinheit)
     if record is None:
@@ -195,16 +189,16 @@ def _online_service(
 
 
 def _deciding_rule(decision: _Decision, ars: str) -> DecidingRule:
-    rule = decision.winner
+    rule, matched_by, outranked = decision
     return DecidingRule(
-        record_id=rule.record_id,
-        tenant=rule.tenant,
-        key=rule.key,
-        ars=rule.ars,
-        level=region_level(rule.ars),
-        matched_by=decision.matched_by,
-        inherited_from=None if rule.ars == ars else rule.ars,
-        outranked=tuple(loser.record_id for loser in decision.outranked),
+        rule.record_id,
+        rule.tenant,
+        rule.key,
+        rule.ars,
+        region_level(rule.ars),
+        matched_by,
+        None if rule.ars == ars else rule.ars,
+        tuple(loser.record_id for loser in outranked) if outranked else (),
     )
 
 

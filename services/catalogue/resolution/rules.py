@@ -11,15 +11,23 @@ import datetime as dt
 import sys
 import uuid
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from contracts.catalogue import Zustaendigkeit
 from services.catalogue.resolution.leika_types import canonical_leika_typ
-from services.catalogue.resolution.records import PublishedRecord, Rolle
+from services.catalogue.resolution.records import ROLLEN, PublishedRecord, Rolle
 
 #: Day numbers (date.toordinal) standing for open validity ends.
 OPEN_START: Final = 0
 OPEN_END: Final = dt.date.max.toordinal()
+
+#: What a rule decides about: the authority, or the online service.
+Aspect = Literal["authority", "online"]
+ASPECTS: Final[tuple[Aspect, ...]] = ("authority", "online")
+#: A role and an aspect: one answer of a resolution.
+Slot = tuple[Rolle, Aspect]
+#: One shared tuple per slot, which rules point to: questions compare them without building any.
+_SLOTS: Final[dict[Slot, Slot]] = {(rolle, aspect): (rolle, aspect) for rolle in ROLLEN for aspect in ASPECTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +43,10 @@ class Rule:
     gemeindeverwaltung: bool
     organisationseinheit: str | None
     onlinedienst: str | None
-    #: Whether the rule names an authority (directly or as the Gemeinde's administration).
-    gives_authority: bool
+    #: The slot the rule decides about the authority in, when it names one (directly or as the
+    #: Gemeinde's administration); the one it decides about the online service in, when it names one.
+    authority_slot: Slot | None
+    online_slot: Slot | None
     leika_key: str | None
     #: Canonical LeiKa types (see leika_types); empty for a rule about one LeiKa key.
     leika_typen: tuple[str, ...]
@@ -63,7 +73,12 @@ def rule_from(record: PublishedRecord[Zustaendigkeit]) -> Rule:
         gemeindeverwaltung=content.ziel == "gemeindeverwaltung",
         organisationseinheit=_interned(content.organisationseinheit),
         onlinedienst=_interned(content.onlinedienst),
-        gives_authority=content.ziel == "gemeindeverwaltung" or content.organisationseinheit is not None,
+        authority_slot=(
+            _SLOTS[content.rolle, "authority"]
+            if content.ziel == "gemeindeverwaltung" or content.organisationseinheit is not None
+            else None
+        ),
+        online_slot=_SLOTS[content.rolle, "online"] if content.onlinedienst is not None else None,
         leika_key=_interned(auswahl.leika_key),
         leika_typen=tuple(sorted(typ for typ in typen if typ is not None)),
         valid_from=content.gueltig_ab.toordinal() if content.gueltig_ab else OPEN_START,

@@ -116,7 +116,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
-        #: Whether it waits in the pool, and since when (loop time).
+        #: Whether it waits in the pool, and since when (time.monotonic()).
         self.idle = False
         self.idle_since = 0.0
         self._write_paused = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncIterable, Callable
 from urllib.parse import urlsplit
@@ -188,7 +189,7 @@ class UpstreamPool:
         try:
             idle = self._idle.get(origin.key)
             if idle:
-                now = asyncio.get_running_loop().time()
+                now = time.monotonic()
                 while idle:
                     connection = idle.pop()
                     if not connection.closed and now - connection.idle_since < self.keepalive_timeout:
@@ -221,7 +222,7 @@ class UpstreamPool:
         self._free_slot()
         if self._open and connection.reusable:
             connection.idle = True
-            connection.idle_since = asyncio.get_running_loop().time()
+            connection.idle_since = time.monotonic()
             self._idle.setdefault(connection.key, []).append(connection)
         else:
             connection.close()
@@ -260,7 +261,7 @@ class UpstreamPool:
     async def _sweep_idle(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.keepalive_timeout / 2))
-            now = asyncio.get_running_loop().time()
+            now = time.monotonic()
             for key, connections in list(self._idle.items()):
                 kept = []
                 for connection in connections:

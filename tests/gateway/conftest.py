@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.app import Gateway, create_app
 from gateway.config import Settings
+from gateway.server import GatewayHttpProtocol
 from kit.auth.testing import TokenFactory
 from tests.gateway.servers import serve
 from tests.gateway.upstream import Upstream
@@ -83,7 +84,8 @@ def start_gateway(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> G
         routes_file.write_text(table)
         options: dict[str, Any] = {"jwks_url": issuer.jwks_url, "issuer": ISSUER, "routes_file": routes_file}
         app = create_app(Settings(**(options | settings)), tracer_provider=tracer_provider)
-        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        # The server protocol of python -m gateway.
+        async with serve(app, http=GatewayHttpProtocol) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
             yield RunningGateway(url, app, client, routes_file)
 
     return start

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from contracts.catalogue import ARS_PATTERN, Organisationseinheit, Region
 from kit.http.problems import ProblemError, problem_responses
+from services.catalogue.opening_status import open_status
 from services.catalogue.public_schemas import (
     FeeView,
     LeistungInPlace,
@@ -255,8 +256,6 @@ async def organisationseinheit(
 
 
 def _open_status(oe: Organisationseinheit, moment: dt.datetime) -> OpenStatusView | None:
-    from services.catalogue.opening_hours import open_status
-
     if not oe.oeffnungszeiten.regeln and not oe.oeffnungszeiten.ausnahmen:
         return None
     land = (oe.ars or oe.verwaltung_von or "")[:2] or None

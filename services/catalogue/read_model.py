@@ -157,10 +157,10 @@ class CatalogueView:
             self.search.upsert_many(self._documents([record]))
 
     def _take_out(self, kind: RecordKind, record_id: uuid.UUID) -> None:
-        previous = self.records.get(record_id)
+        previous = self.records.get(record_id)  # None for rules, which are held in compact form
+        self.records.remove(kind, record_id)
         if previous is None:
             return
-        self.records.remove(kind, record_id)
         content = previous.content
         if isinstance(content, Synonym):
             self._synonyms.pop(record_id, None)

@@ -10,6 +10,7 @@ regions and inherited down the ARS hierarchy.
 from services.catalogue.resolution.ars import ars_chain
 from services.catalogue.resolution.leika_types import canonical_leika_typ, leika_typ_parts
 from services.catalogue.resolution.model import CatalogueReadModel
+from services.catalogue.resolution.overview import Children
 from services.catalogue.resolution.records import ROLLEN, PublishedRecord, Rolle
 from services.catalogue.resolution.results import (
     TIE_BREAK,
@@ -29,6 +30,7 @@ __all__ = [
     "ROLLEN",
     "TIE_BREAK",
     "CatalogueReadModel",
+    "Children",
     "DecidingRule",
     "FeeSource",
     "OnlineLeistung",

@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.catalogue.importers.administrations import (
@@ -276,14 +276,14 @@ street_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLM
 
 
 @given(
-    st.lists(street_words, min_size=1, max_size=3).map(" ".join).filter(lambda s: not s.lower().startswith("postfach")),
+    st.lists(street_words, min_size=1, max_size=3).map(" ".join),
     st.integers(1, 999),
     st.sampled_from(["", "a", " b", "-12", "/3"]),
 )
 def test_split_street_takes_the_house_number_off_any_street(street: str, number: int, suffix: str) -> None:
     street = street.strip(" -")
-    if not street or street.endswith("-") or not any(character.isalpha() for character in street):
-        return
+    assume(any(character.isalpha() for character in street) and not street.endswith("-"))
+    assume(not street.lower().startswith("postfach") and street.split()[-1] not in {"Nr", "Nr."})
     text = f"{street} {number}{suffix}"
     assert split_street(text) == (street, f"{number}{suffix}", [])
 

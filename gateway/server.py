@@ -49,6 +49,9 @@ class _GatheringTransport:
         self._flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:  # asked on every request: spared the detour through __getattr__
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 

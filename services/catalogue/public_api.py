@@ -286,7 +286,12 @@ async def ozg_overview(
     day = as_of or _today()
     if ars != "0":
         _region(view, ars, None, day)
-    overview = view.records.ozg_overview(ars, as_of=day, themenfeld=themenfeld)
+    overview = view.records.ozg_overview(
+        ars,
+        as_of=day,
+        themenfeld=themenfeld,
+        children=lambda parent: [r.ars for r in view.regions.children(parent, day)],
+    )
     return OzgOverviewView(
         ars=overview.ars,
         as_of=overview.as_of,

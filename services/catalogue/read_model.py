@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import time
 import uuid
@@ -125,6 +126,10 @@ class CatalogueView:
         self.search.upsert_many(self._documents(self.records.get(r.record_id) for r in records))
         self.search.set_synonyms(self._synonyms.values())
         self.seq, self.loaded_at = seq, time.monotonic()
+        # Hundreds of thousands of long-lived objects: keep the cyclic GC from walking them on every
+        # full collection, which would pause requests for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
 
     def _apply(self, change: Change) -> None:
         data = change.data

@@ -6,16 +6,13 @@ against ``CATALOGUE_DATABASE_URL``; prints progress, and what was skipped and wh
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
 
 from kit.db import Database, migrate
 from services.catalogue.app import SPEC
 from services.catalogue.config import Settings
+from services.catalogue.importers.data_dir import data_dir
 from services.catalogue.importers.national import NationalFiles, import_national
-
-#: The data beside the checkout (../shared/data), unless CATALOGUE_DATA_DIR says otherwise.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 async def _run(data_dir: Path, tenant: str) -> None:
@@ -37,7 +34,9 @@ async def _run(data_dir: Path, tenant: str) -> None:
 def main() -> None:
     """Parse the command line and import."""
     parser = argparse.ArgumentParser(prog="python -m services.catalogue.importers", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CATALOGUE_DATA_DIR", DEFAULT_DATA_DIR)))
+    parser.add_argument(
+        "--data-dir", type=Path, default=data_dir(), help="default: CATALOGUE_DATA_DIR or ../shared/data"
+    )
     parser.add_argument("--tenant", default="bund", help="the tenant that owns the imported records")
     args = parser.parse_args()
     asyncio.run(_run(args.data_dir, args.tenant))

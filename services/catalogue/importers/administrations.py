@@ -31,7 +31,6 @@ every Gemeinde's administration responsible for the Leistungen municipalities ex
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Final, Protocol
 from pydantic import ValidationError
 
 from contracts.catalogue import Anschrift, Leistungsauswahl, Organisationseinheit, Zustaendigkeit
+from services.catalogue.importers.data_dir import data_dir
 from services.catalogue.resolution.leika_types import canonical_leika_typ, leika_typ_parts
 
 #: The columns the file must have (more are tolerated).
@@ -111,9 +111,7 @@ AdministrationRow = ParsedAdministration | SkippedAdministration
 
 def default_administrations_path() -> Path:
     """The addresses CSV in ``CATALOGUE_DATA_DIR`` (default: ``../shared/data`` beside the checkout)."""
-    root = Path(__file__).resolve().parents[3]
-    data_dir = Path(os.environ.get("CATALOGUE_DATA_DIR", root.parent / "shared" / "data"))
-    return data_dir / ADMINISTRATIONS_FILE
+    return data_dir() / ADMINISTRATIONS_FILE
 
 
 def administration_key(ags: str) -> str:

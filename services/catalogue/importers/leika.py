@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from contracts.catalogue import Leistung, Textmodul, Verweis
+from services.catalogue.importers.data_dir import data_dir
 
 #: The columns the file must have (more are tolerated).
 COLUMNS: Final = (
@@ -78,9 +78,7 @@ LeikaRow = ParsedLeistung | SkippedRow
 
 def default_leika_path() -> Path:
     """The LeiKa CSV in ``CATALOGUE_DATA_DIR`` (default: ``../shared/data`` beside the checkout)."""
-    root = Path(__file__).resolve().parents[3]
-    data_dir = Path(os.environ.get("CATALOGUE_DATA_DIR", root.parent / "shared" / "data"))
-    return data_dir / LEIKA_FILE
+    return data_dir() / LEIKA_FILE
 
 
 def parse_leika(path: Path) -> Iterator[LeikaRow]:

@@ -14,14 +14,15 @@ from kit.auth import install_auth
 from kit.auth.testing import TokenFactory
 from kit.db import Database
 from kit.service import Role
-from kit.testing import repository_root, service_client
+from kit.testing import service_client
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
+from services.catalogue.importers.data_dir import data_dir
 from services.catalogue.read_model import CatalogueView
 from services.catalogue.regions.importer import import_register
 from services.catalogue.regions.postal_codes import import_postal_codes
 
-DATA = repository_root().parent / "shared" / "data"
+DATA = data_dir()
 tokens = TokenFactory(audience="catalogue")
 
 NORDFRIESLAND = "01054"

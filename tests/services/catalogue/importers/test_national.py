@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from contracts.catalogue import Region
 from kit.db import Database
-from kit.testing import repository_root
 from services.catalogue.changes import changes_table
+from services.catalogue.importers.data_dir import data_dir
 from services.catalogue.importers.national import NationalFiles, import_national
 from services.catalogue.read_model import CatalogueView
 
-DATA = repository_root().parent / "shared" / "data"
+DATA = data_dir()
 
 pytestmark = pytest.mark.slow
 

@@ -162,15 +162,15 @@ class CatalogueView:
             self.search.upsert_many(self._documents([record]))
 
     def _take_out(self, kind: RecordKind, record_id: uuid.UUID) -> None:
+        if self._synonyms.pop(record_id, None) is not None:  # synonyms are held here, not in the records
+            self.search.set_synonyms(self._synonyms.values())
+            return
         previous = self.records.get(record_id)  # None for rules, which are held in compact form
         self.records.remove(kind, record_id)
         if previous is None:
             return
         content = previous.content
-        if isinstance(content, Synonym):
-            self._synonyms.pop(record_id, None)
-            self.search.set_synonyms(self._synonyms.values())
-        elif isinstance(content, Onlinedienst):
+        if isinstance(content, Onlinedienst):
             self._online.subtract(set(content.leika_keys))
             self._reindex_leistungen(content.leika_keys)
         elif kind in _SEARCHABLE:

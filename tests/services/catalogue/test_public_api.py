@@ -229,6 +229,15 @@ async def test_an_authority_says_whether_it_is_open(client) -> None:
     assert (await client.get("/organisationseinheiten/00000000-0000-0000-0000-000000000000")).status_code == 404
 
 
+async def test_a_withdrawn_synonym_no_longer_finds_anything(client) -> None:
+    assert (await client.get("/suche", params={"q": "wauwau"})).json()["hits"]
+    await client.post("/editorial/synonyme/wauwau/withdraw", headers=editor())
+    await client.view.refresh()
+    assert (await client.get("/suche", params={"q": "wauwau"})).json()["hits"] == []
+    await client.post("/editorial/synonyme/wauwau/publish", headers=editor())
+    await client.view.refresh()
+
+
 async def test_the_ozg_overview_follows_withdrawals(client) -> None:
     before = (await client.get("/ozg-uebersicht", params={"ars": "01"})).json()
     assert [item["leikaKey"] for item in before["leistungen"]] == [HUND]

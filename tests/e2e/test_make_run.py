@@ -54,9 +54,11 @@ def test_make_run_starts_everything_ready_and_ctrl_c_stops_all(kafka_bootstrap: 
             assert ready.status_code == 200, (name, ready.text)
         gateway = httpx.get("http://127.0.0.1:8000/health/ready", timeout=5).json()
         assert set(gateway["checks"]) == set(PORTS) - {"gateway"}
-        through = httpx.get("http://127.0.0.1:8000/payment/health/live", timeout=5)
+        through = httpx.get("http://127.0.0.1:8000/catalogue/aenderungen", timeout=5)
         assert through.status_code == 200
         assert through.headers["x-request-id"]
+        internal = httpx.get("http://127.0.0.1:8000/payment/health/live", timeout=5)
+        assert internal.status_code == 404  # the services' internal paths stay inside
         runner.send_signal(signal.SIGINT)
         assert runner.wait(timeout=60) == 0
         assert not [name for name, port in PORTS.items() if _listening(port)]

@@ -43,7 +43,9 @@ class ProcessTree:
 class PathsK6(K6):
     """Runs ``paths.js``: each request GETs the next path of `paths_file` under the target's base URL.
 
-    `meters` are measured during every run besides the servers the caller watches; their cores show
+    Each run continues the cycle through the paths where the previous one stopped, so a path comes
+    round again only after all the others (a replica's result cache smaller than the list never
+    answers). `meters` are measured during every run besides the servers the caller watches; their cores show
     under their names in :attr:`Load.cores`.
     """
 
@@ -59,6 +61,7 @@ class PathsK6(K6):
         super().__init__(binary, work_dir, token="", max_vus=max_vus)
         self.paths_file = paths_file
         self.meters = dict(meters or {})
+        self._offset = 0
 
     async def run(self, url: str, rate: int, seconds: float, *, watch: Mapping[str, Server] | None = None) -> Load:
         """Offer `rate` GET requests per second to `url` + the listed paths for `seconds`."""
@@ -71,6 +74,7 @@ class PathsK6(K6):
             "K6_NO_USAGE_REPORT": "true",
             "BENCH_URL": url,
             "BENCH_PATHS": str(self.paths_file),
+            "BENCH_OFFSET": str(self._offset),
             "BENCH_RATE": str(rate),
             "BENCH_SECONDS": f"{seconds:g}",
             "BENCH_PREALLOCATED_VUS": str(min(self.max_vus, max(10, rate // 50))),
@@ -92,6 +96,7 @@ class PathsK6(K6):
         if code != 0 or not summary.exists():
             raise RuntimeError(f"k6 exited with {code}; see {log}:\n{log.read_text(errors='replace')[-2000:]}")
         figures = json.loads(summary.read_text())
+        self._offset += int(figures["metrics"].get("iterations", {}).get("values", {}).get("count", 0))
         run_seconds = figures["state"]["testRunDurationMs"] / 1000
         used = {"k6": _children_cpu_seconds() - k6_before}
         used |= {role: meter.cpu_seconds() - busy_before[role] for role, meter in watched.items()}

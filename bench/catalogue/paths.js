@@ -1,6 +1,6 @@
 // One k6 run of the catalogue benchmark: GET BENCH_URL + one path of the JSON list BENCH_PATHS per
-// iteration, the paths in turn (iteration n of the run takes path n modulo their number), at a fixed
-// arrival rate (constant-arrival-rate: no coordinated omission, as in bench/gateway/load.js).
+// iteration, the paths in turn (iteration n of the run takes path BENCH_OFFSET + n modulo their
+// number, so consecutive runs continue the cycle), at a fixed arrival rate (constant-arrival-rate: no coordinated omission, as in bench/gateway/load.js).
 // Run by bench/catalogue/k6_paths.py, which sets the BENCH_* variables and reads the summary JSON.
 import http from "k6/http";
 import exec from "k6/execution";
@@ -8,6 +8,7 @@ import { SharedArray } from "k6/data";
 
 const base = __ENV.BENCH_URL;
 const paths = new SharedArray("paths", () => JSON.parse(open(__ENV.BENCH_PATHS)));
+const offset = Number(__ENV.BENCH_OFFSET);
 // Every request carries the same name: thousands of distinct URLs stay one time series.
 const params = { tags: { name: "paths" } };
 
@@ -29,7 +30,7 @@ export const options = {
 };
 
 export default function () {
-  http.get(base + paths[exec.scenario.iterationInTest % paths.length], params);
+  http.get(base + paths[(offset + exec.scenario.iterationInTest) % paths.length], params);
 }
 
 export function handleSummary(data) {

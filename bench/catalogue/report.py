@@ -122,7 +122,7 @@ def _print_data(report: Report) -> None:
     print(
         f"peer: schema 'peer' in the same database, built in {tables.seconds:.1f} s ({rows}), "
         f"{tables.size_bytes / MIB:.1f} MiB on disk with indexes; served by FastAPI + asyncpg "
-        f"(uvicorn, 1 process), RSS after the load tests {report.peer_memory.rss_bytes / MIB:.0f} MiB"
+        f"(uvicorn, 1 process, no middleware), RSS after the load tests {report.peer_memory.rss_bytes / MIB:.0f} MiB"
     )
     print("workloads (each list shuffled once, k6 takes the paths in turn):")
     for workload in report.workloads:
@@ -182,6 +182,11 @@ def _print_latency(report: Report) -> None:
                 f"{_ratio(ours.p99_ms, theirs.p99_ms):>8}{_ratio(ours.max_ms, theirs.max_ms):>8}{'':17}"
                 f"{'cpu/req (server + postgres): ' + _ratio(both, peer_both):>32}"
             )
+    print(
+        "  server µs/req: CPU of the side's process per request; the catalogue's includes its service stack "
+        "(kit middleware, telemetry), the peer is a bare FastAPI app."
+    )
+    print("  postgres µs/req: CPU of the whole PostgreSQL cluster per request, other engineers' queries included.")
     print()
 
 

@@ -5,7 +5,8 @@
 * lookup: random pairs of a municipal Leistung (a LeiKa key some type rule covers) and a Gemeinde
   (the current Gemeinden of the register), drawn from the benchmark's database.
 
-Each list is shuffled with a fixed seed, so a run is repeatable and neighbouring requests differ.
+Each list is shuffled with a fixed seed, so a run is repeatable and neighbouring requests differ. k6
+takes the paths in a cycle that continues from run to run (:class:`bench.catalogue.k6_paths.PathsK6`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 import asyncpg
 
 from bench.catalogue.relevance import load_judgements
+from services.catalogue.search.index import RESULT_CACHE_SIZE
 
 SEED = 5
 #: The shortest prefix offered: shorter ones are what suggestions (not the search) answer.
@@ -63,6 +65,11 @@ def search_workload(work_dir: Path) -> Workload:
     texts = search_texts(queries)
     paths = [f"/suche?{urlencode({'q': text})}" for text in texts]
     description = f"{len(queries)} queries of relevance_set.yaml and their prefixes: {len(paths)} distinct searches"
+    if len(paths) > RESULT_CACHE_SIZE:
+        description += (
+            f", more than the replica's result cache holds ({RESULT_CACHE_SIZE}): taken in a cycle, none is"
+            " answered from it"
+        )
     return _written(Workload("search", paths, work_dir / "search-paths.json", description))
 
 

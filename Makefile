@@ -66,6 +66,8 @@ contracts: bootstrap ## write event JSON Schemas, the AsyncAPI document and ever
 bench: bootstrap infra ## run the benchmarks against their peers (never part of make test)
 	$(PY) -m bench.events
 	$(PY) -m bench.gateway
+	$(PY) -m bench.catalogue
+	$(PY) -m bench.catalogue.relevance
 
 clean: ## remove local state (databases, Kafka data, caches), not the installed tools
 	rm -rf .data .run .pytest_cache .mypy_cache .ruff_cache

@@ -92,7 +92,11 @@ class CatalogueView:
                 seq = await last_seq(session)
                 regions = await load_directory(session)
                 rows = (await session.execute(_PUBLISHED)).all()
-            self._replace(regions, [_record(*row) for row in rows], seq)
+            # Building takes seconds of CPU: do it in a thread on a fresh view nobody reads yet, so the
+            # process keeps answering (liveness probes) meanwhile, then take its state in one step.
+            fresh = CatalogueView(self.database, poll_interval=self.poll_interval)
+            await asyncio.to_thread(fresh._replace, regions, [_record(*row) for row in rows], seq)
+            self._take_state_of(fresh)
         log.info(
             "catalogue loaded",
             extra={"records": len(rows), "seq": seq, "seconds": round(time.perf_counter() - started, 2)},
@@ -130,6 +134,11 @@ class CatalogueView:
         # full collection, which would pause requests for tens of milliseconds.
         gc.collect()
         gc.freeze()
+
+    def _take_state_of(self, other: CatalogueView) -> None:
+        self.regions, self.records, self.search = other.regions, other.records, other.search
+        self._synonyms, self._online = other._synonyms, other._online
+        self.seq, self.loaded_at = other.seq, other.loaded_at
 
     def _apply(self, change: Change) -> None:
         data = change.data

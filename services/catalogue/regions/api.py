@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.catalogue import ARS_PATTERN, Region, RegionLevel
+from contracts.catalogue import ARS_PATTERN, RegionLevel
 from kit.auth import Principal, require_scopes
 from kit.db import Database
 from kit.http.body_limit import payload_too_large
@@ -22,7 +22,7 @@ from kit.http.pagination import Page, PageParams, paginate
 from kit.http.problems import ProblemError, problem_responses
 from kit.service import get_database
 from services.catalogue.regions.directory import RegionDirectory
-from services.catalogue.regions.importer import import_register
+from services.catalogue.regions.importer import import_register, region_of
 from services.catalogue.regions.models import PostalCode, RegionPeriod, TerritorialChange
 from services.catalogue.regions.names import name_key, name_plain
 from services.catalogue.regions.postal_codes import import_postal_codes
@@ -130,7 +130,7 @@ async def get_region(session: Session, ars: ArsPath, as_of: AsOf = None) -> Regi
     chain = [ars[:length] for length in sorted(set(ARS_LENGTHS.values())) if length < len(ars)] + [ars]
     periods = (await session.scalars(select(RegionPeriod).where(RegionPeriod.ars.in_([GERMANY_ARS, *chain])))).all()
     successors, predecessors = await _links(session, chain)
-    regions = RegionDirectory(_region(period, successors, predecessors) for period in periods)
+    regions = RegionDirectory(region_of(period, successors, predecessors) for period in periods)
     history = regions.history(ars)
     region = regions.get(ars, as_of) if as_of is not None else regions.latest(ars)
     if region is None:
@@ -316,23 +316,9 @@ async def _links(session: AsyncSession, arss: Sequence[str]) -> tuple[dict[str, 
     return successors, predecessors
 
 
-def _region(period: RegionPeriod, successors: dict[str, list[str]], predecessors: dict[str, list[str]]) -> Region:
-    return Region(
-        ars=period.ars,
-        ags=period.ags,
-        level=period.level,
-        name=period.name,
-        parent_ars=period.parent_ars,
-        valid_from=period.valid_from,
-        valid_to=period.valid_to,
-        successor_ars=sorted(successors.get(period.ars, [])),
-        predecessor_ars=sorted(predecessors.get(period.ars, [])),
-    )
-
-
 def _view(period: RegionPeriod, successors: dict[str, list[str]], predecessors: dict[str, list[str]]) -> RegionView:
     return RegionView(
-        **_region(period, successors, predecessors).model_dump(),
+        **region_of(period, successors, predecessors).model_dump(),
         area_km2=float(period.area_km2) if period.area_km2 is not None else None,
         population=period.population,
         postal_code=period.postal_code,

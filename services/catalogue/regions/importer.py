@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
@@ -286,7 +286,11 @@ async def links_by_ars(session: AsyncSession) -> tuple[dict[str, set[str]], dict
     return successors, predecessors
 
 
-def region_of(period: Period, successors: dict[str, set[str]], predecessors: dict[str, set[str]]) -> Region:
+def region_of(
+    period: Period | RegionPeriod,
+    successors: Mapping[str, Collection[str]],
+    predecessors: Mapping[str, Collection[str]],
+) -> Region:
     """The contract's view of a period, with the region's links."""
     return Region(
         ars=period.ars,

@@ -93,6 +93,18 @@ class Settings(ServiceSettings):
         "through another replica take effect after at most this long (0 = no cache).",
     )
     client_cache_size: int = Field(default=10_000, ge=1, description="Clients held by that cache at most.")
+    page_secret: SecretStr | None = Field(
+        default=None,
+        description="Server secret (32+ characters) keying the CSRF tokens of the HTML pages. Unset = a random one "
+        "per process (development only; open forms fail after a restart and across replicas).",
+    )
+
+    # --- accounts (services/identity/accounts) ---
+
+    # --- login sessions, trust levels, eID, brokering (services/identity/login, eid, brokering) ---
+
+    # --- OpenID Connect: authorize, codes, refresh tokens, consent, logout (services/identity/oidc) ---
+
     housekeeping_interval: dt.timedelta = Field(
         default=dt.timedelta(minutes=5),
         description="How often expired revocations and client assertion ids are deleted.",

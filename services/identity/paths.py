@@ -13,3 +13,12 @@ REVOKE = "/revoke"
 LOGOUT = "/logout"
 OPENID_CONFIGURATION = "/.well-known/openid-configuration"
 OAUTH_AUTHORIZATION_SERVER = "/.well-known/oauth-authorization-server"
+
+# --- HTML pages and their assets (services/identity/web) ---
+STATIC = "/static"
+
+# --- accounts (services/identity/accounts) ---
+
+# --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
+
+# --- OpenID Connect (services/identity/oidc) ---

@@ -3,6 +3,8 @@ background components, set up by the ``components`` hook of :class:`kit.service.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ from services.identity.keys.manager import SigningKeyManager
 from services.identity.keys.ring import KeyRing
 from services.identity.oauth.housekeeping import TokenHousekeeping
 
+logger = logging.getLogger(__name__)
+
 #: The URL the identity's own verifier fetches its JWKS from: answered in memory, never on the network.
 _OWN_JWKS_URL = "http://identity.internal/jwks"
 
@@ -35,6 +39,8 @@ class Identity:
     ring: KeyRing
     secrets: SecretHasher
     clients: ClientDirectory
+    #: Keys the CSRF tokens of the HTML pages (services.identity.web.csrf).
+    page_secret: bytes
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Identity:
@@ -49,11 +55,26 @@ class Identity:
             clients=ClientDirectory(
                 database, ttl=settings.client_cache_seconds, max_entries=settings.client_cache_size
             ),
+            page_secret=_page_secret(settings),
         )
 
     def url(self, path: str) -> str:
         """The public URL of one of the service's endpoints."""
         return self.issuer + path
+
+
+def _page_secret(settings: Settings) -> bytes:
+    if settings.page_secret is None:
+        logger.warning(
+            "IDENTITY_PAGE_SECRET is not set: form tokens are keyed with a random secret of this process and "
+            "forms opened before a restart or on another replica are refused. Set it everywhere but a "
+            "developer's machine."
+        )
+        return secrets.token_bytes(32)
+    value = settings.page_secret.get_secret_value().encode()
+    if len(value) < 32:
+        raise ValueError("IDENTITY_PAGE_SECRET needs at least 32 characters")
+    return value
 
 
 def get_identity(request: Request) -> Identity:

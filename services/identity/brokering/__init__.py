@@ -1,0 +1,1 @@
+"""Brokering of upstream identity providers (OIDC; SAML through the same interface), as states do with BundID."""

@@ -1,0 +1,5 @@
+"""Routes of this package (filled in by its implementation)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

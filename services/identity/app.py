@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from kit.config import ServiceSettings
 from kit.db import Database
 from kit.service import Component, Role, ServiceSpec, create_service_app
-from services.identity import audit, paths
+from services.identity import audit, paths, throttle
 from services.identity.accounts import models as account_models
 from services.identity.accounts.api import router as accounts_router
 from services.identity.clients.api import router as clients_router
@@ -23,7 +23,7 @@ from services.identity.runtime import Identity, identity_components
 from services.identity.web.pages import router as pages_router
 
 # Modules whose tables are only reached through other modules, imported so their tables are in the metadata.
-_TABLES = (audit, account_models)
+_TABLES = (audit, account_models, throttle)
 
 
 def _body_limits(settings: ServiceSettings) -> dict[str, int]:

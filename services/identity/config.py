@@ -104,6 +104,27 @@ class Settings(ServiceSettings):
     # --- login sessions, trust levels, eID, brokering (services/identity/login, eid, brokering) ---
 
     # --- OpenID Connect: authorize, codes, refresh tokens, consent, logout (services/identity/oidc) ---
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Server secret (32+ characters) keying refresh token values and pairwise subject "
+        "identifiers. Unset = a random one per process (development only: refresh tokens and pairwise subjects "
+        "change at a restart). Never change it in production: portals would see their users' subjects change.",
+    )
+    authorization_code_lifetime: int = Field(
+        default=60, ge=10, le=600, description="Seconds an authorization code may be redeemed in."
+    )
+    refresh_token_lifetime: dt.timedelta = Field(
+        default=dt.timedelta(days=30),
+        description="Lifetime of an offline_access refresh token; other refresh tokens also end with the login "
+        "session they came from.",
+    )
+    refresh_token_grace: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="Seconds in which a refresh token already used may be presented again (a second browser "
+        "tab) and gets the same successor instead of revoking the family.",
+    )
 
     housekeeping_interval: dt.timedelta = Field(
         default=dt.timedelta(minutes=5),

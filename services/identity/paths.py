@@ -18,7 +18,10 @@ OAUTH_AUTHORIZATION_SERVER = "/.well-known/oauth-authorization-server"
 STATIC = "/static"
 
 # --- accounts (services/identity/accounts) ---
+REGISTER = "/registrieren"
 
 # --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
+LOGIN = "/anmelden"
 
 # --- OpenID Connect (services/identity/oidc) ---
+CONSENT = "/authorize/zustimmung"

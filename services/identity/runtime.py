@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI, Request
+from pydantic import SecretStr
 
 from kit.auth import JwksCache, TokenVerifier, install_auth
 from kit.config import ServiceSettings
@@ -41,6 +42,8 @@ class Identity:
     clients: ClientDirectory
     #: Keys the CSRF tokens of the HTML pages (services.identity.web.csrf).
     page_secret: bytes
+    #: Keys refresh token values and pairwise subjects (services.identity.oidc).
+    token_secret: bytes
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Identity:
@@ -55,7 +58,8 @@ class Identity:
             clients=ClientDirectory(
                 database, ttl=settings.client_cache_seconds, max_entries=settings.client_cache_size
             ),
-            page_secret=_page_secret(settings),
+            page_secret=_server_secret(settings.page_secret, "IDENTITY_PAGE_SECRET"),
+            token_secret=_server_secret(settings.token_secret, "IDENTITY_TOKEN_SECRET"),
         )
 
     def url(self, path: str) -> str:
@@ -63,17 +67,17 @@ class Identity:
         return self.issuer + path
 
 
-def _page_secret(settings: Settings) -> bytes:
-    if settings.page_secret is None:
+def _server_secret(secret: SecretStr | None, variable: str) -> bytes:
+    if secret is None:
         logger.warning(
-            "IDENTITY_PAGE_SECRET is not set: form tokens are keyed with a random secret of this process and "
-            "forms opened before a restart or on another replica are refused. Set it everywhere but a "
-            "developer's machine."
+            "%s is not set: a random secret of this process is used, so what it keys does not survive a restart "
+            "and differs between replicas. Set it everywhere but a developer's machine.",
+            variable,
         )
         return secrets.token_bytes(32)
-    value = settings.page_secret.get_secret_value().encode()
+    value = secret.get_secret_value().encode()
     if len(value) < 32:
-        raise ValueError("IDENTITY_PAGE_SECRET needs at least 32 characters")
+        raise ValueError(f"{variable} needs at least 32 characters")
     return value
 
 

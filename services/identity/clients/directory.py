@@ -34,6 +34,13 @@ class RegisteredClient:
     scopes: tuple[str, ...]
     audiences: tuple[str, ...]
     access_token_lifetime: int | None
+    name: str = ""
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    subject_type: str = "public"
+    sector_identifier_uri: str | None = None
+    id_token_lifetime: int | None = None
+    backchannel_logout_uri: str | None = None
 
 
 def snapshot(client: Client) -> RegisteredClient:
@@ -49,6 +56,13 @@ def snapshot(client: Client) -> RegisteredClient:
         scopes=tuple(client.scopes),
         audiences=tuple(client.audiences),
         access_token_lifetime=client.access_token_lifetime,
+        name=client.name,
+        redirect_uris=tuple(client.redirect_uris),
+        post_logout_redirect_uris=tuple(client.post_logout_redirect_uris),
+        subject_type=client.subject_type,
+        sector_identifier_uri=client.sector_identifier_uri,
+        id_token_lifetime=client.id_token_lifetime,
+        backchannel_logout_uri=client.backchannel_logout_uri,
     )
 
 

@@ -29,6 +29,7 @@ class Client(Base):
     secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONType, comment="public keys for private_key_jwt")
     redirect_uris: Mapped[list[str]] = mapped_column(JSONType)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
     grant_types: Mapped[list[str]] = mapped_column(JSONType)
     scopes: Mapped[list[str]] = mapped_column(JSONType)
     audiences: Mapped[list[str]] = mapped_column(JSONType)

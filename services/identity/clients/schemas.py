@@ -78,6 +78,9 @@ class ClientSettings(BaseModel):
         "with jwks), none for public clients. Default: none for public, client_secret_basic for confidential.",
     )
     redirect_uris: Annotated[list[RedirectUri], AfterValidator(_unique)] = Field(default=[], max_length=20)
+    post_logout_redirect_uris: Annotated[list[RedirectUri], AfterValidator(_unique)] = Field(
+        default=[], max_length=20, description="Where RP-initiated logout may return the browser (exact match)."
+    )
     grant_types: Annotated[list[GrantType], AfterValidator(_unique)] = Field(min_length=1)
     scopes: Annotated[list[ScopeToken], AfterValidator(_unique)] = Field(
         default=[], max_length=100, description="Scopes the client may be granted."
@@ -134,6 +137,7 @@ class ClientChanges(BaseModel):
     name: Name | None = None
     token_endpoint_auth_method: AuthMethod | None = None
     redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20)
+    post_logout_redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20)
     grant_types: list[GrantType] | None = Field(default=None, min_length=1)
     scopes: list[ScopeToken] | None = Field(default=None, max_length=100)
     audiences: list[Audience] | None = Field(default=None, max_length=20)
@@ -155,6 +159,7 @@ class ClientView(BaseModel):
     type: ClientType
     token_endpoint_auth_method: AuthMethod
     redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
     grant_types: list[GrantType]
     scopes: list[str]
     audiences: list[str]

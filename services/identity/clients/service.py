@@ -103,6 +103,7 @@ def client_settings(client: Client) -> dict[str, Any]:
         "type": client.client_type,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "grant_types": client.grant_types,
         "scopes": client.scopes,
         "audiences": client.audiences,
@@ -134,6 +135,7 @@ def _apply_settings(client: Client, settings: ClientSettings) -> None:
     client.client_type = settings.type
     client.token_endpoint_auth_method = settings.token_endpoint_auth_method
     client.redirect_uris = list(settings.redirect_uris)
+    client.post_logout_redirect_uris = list(settings.post_logout_redirect_uris)
     client.grant_types = list(settings.grant_types)
     client.scopes = list(settings.scopes)
     client.audiences = list(settings.audiences)

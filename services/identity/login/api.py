@@ -1,5 +1,101 @@
-"""Routes of this package (filled in by its implementation)."""
+"""The login page: e-mail and password (Vertrauensniveau niedrig), then back to where the browser came from."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from services.identity import paths
+from services.identity.accounts.service import authenticate_password
+from services.identity.audit import record_audit
+from services.identity.login.levels import LEVELS, satisfies
+from services.identity.login.session import SESSION_COOKIE, safe_continuation, start_session
+from services.identity.oauth.errors import OAuthError
+from services.identity.oauth.forms import read_form
+from services.identity.runtime import get_identity
+from services.identity.web.cookies import cookie_name
+from services.identity.web.csrf import check_csrf
+from services.identity.web.pages import message_page, render
+
+router = APIRouter(include_in_schema=False)
+
+#: What a password login proves (RFC 8176 ``amr``) and at which level.
+PASSWORD_LEVEL = "niedrig"  # noqa: S105 - a trust level
+PASSWORD_AMR = ("pwd",)
+
+
+@router.get(paths.LOGIN)
+async def login_page(
+    request: Request,
+    weiter: Annotated[str | None, Query(max_length=4096)] = None,
+    acr: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The login form."""
+    return _form(request, weiter, acr)
+
+
+@router.post(paths.LOGIN)
+async def login(request: Request) -> Response:
+    """Check the credentials; on success start a session and continue, else show the form again."""
+    identity = get_identity(request)
+    try:
+        form = await read_form(request)
+    except OAuthError:
+        return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
+    check_csrf(identity, request, form.get("csrf_token"))
+    continuation, minimum = form.get("weiter"), form.get("acr")
+    email, password = form.get("email") or "", form.get("password") or ""
+    if not email or not password:
+        return _form(
+            request, continuation, minimum, email=email, error="Bitte geben Sie E-Mail-Adresse und Passwort ein."
+        )
+    ip_address = request.client.host if request.client else None
+    response = RedirectResponse(identity.url(safe_continuation(continuation) or paths.LOGIN), status_code=303)
+    async with identity.database.session() as session, session.begin():
+        check = await authenticate_password(session, email=email, password=password, ip_address=ip_address)
+        if check.account is not None:
+            await start_session(
+                identity,
+                session,
+                response,
+                account_id=check.account.id,
+                acr=PASSWORD_LEVEL,
+                amr=PASSWORD_AMR,
+                previous_cookie=request.cookies.get(cookie_name(identity, SESSION_COOKIE)),
+            )
+            await record_audit(session, check.account.id, "login", ip_address=ip_address, method="pwd")
+    if check.retry_after is not None:
+        seconds = max(1, round(check.retry_after))
+        error = f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und versuchen Sie es dann erneut."
+        return _form(request, continuation, minimum, email=email, error=error, status_code=429)
+    if check.account is None:
+        error = "E-Mail-Adresse oder Passwort sind nicht richtig."
+        return _form(request, continuation, minimum, email=email, error=error, status_code=401)
+    if safe_continuation(continuation) is None:
+        return message_page(request, "Angemeldet", "Sie sind angemeldet.")
+    return response
+
+
+def _form(
+    request: Request,
+    continuation: str | None,
+    minimum: str | None,
+    *,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    # A demand above what a password proves cannot be met on this form: say so instead of pretending.
+    insufficient = minimum is not None and not satisfies(PASSWORD_LEVEL, minimum)
+    context = {
+        "title": "Anmelden",
+        "weiter": safe_continuation(continuation) or "",
+        "acr": minimum if minimum in LEVELS else "",
+        "insufficient": insufficient,
+        "email": email,
+        "error": error,
+        "register_url": get_identity(request).url(paths.REGISTER),
+    }
+    return render(request, "login_password.html", context, status_code=status_code)

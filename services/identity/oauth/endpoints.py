@@ -16,12 +16,13 @@ from starlette.responses import Response
 from kit.db import utcnow
 from kit.http.problems import ProblemError, problem_responses
 from services.identity import paths
+from services.identity.clients.directory import RegisteredClient
 from services.identity.keys.ring import NoSigningKeyError
 from services.identity.oauth.access_tokens import issue_access_token, read_access_token
 from services.identity.oauth.client_authentication import authenticate_client
 from services.identity.oauth.client_credentials import client_credentials_token
 from services.identity.oauth.errors import NO_STORE, OAUTH_ERROR_RESPONSES, OAuthError
-from services.identity.oauth.forms import form_request_body, read_form
+from services.identity.oauth.forms import Form, form_request_body, read_form
 from services.identity.oauth.revocation import is_revoked, revoke_access_token
 from services.identity.oauth.schemas import (
     TOKEN_FORM,
@@ -29,24 +30,27 @@ from services.identity.oauth.schemas import (
     IntrospectionResponse,
     TokenResponse,
 )
-from services.identity.runtime import get_identity
+from services.identity.oidc.grants import TokenSet, redeem_code, refresh
+from services.identity.oidc.refresh_tokens import revoke_by_value as revoke_refresh_token
+from services.identity.runtime import Identity, get_identity
 
 router = APIRouter(tags=["oauth"])
 
 _INACTIVE = b'{"active":false}'
 #: Grants the token endpoint will serve; the others are unknown to it (unsupported_grant_type).
-_GRANTS = frozenset({"client_credentials"})
+_GRANTS = frozenset({"client_credentials", "authorization_code", "refresh_token"})
+_USER_GRANTS = {"authorization_code": redeem_code, "refresh_token": refresh}
 
 
 @router.post(
     paths.TOKEN,
-    summary="Token endpoint: issue an access token (client credentials grant)",
+    summary="Token endpoint: authorization code (with PKCE), refresh token and client credentials grants",
     response_model=TokenResponse,
     responses={**OAUTH_ERROR_RESPONSES, **problem_responses(503)},
     openapi_extra=form_request_body(TOKEN_FORM),
 )
 async def token(request: Request) -> Response:
-    """RFC 6749 §4.4: authenticate the client and return an RFC 9068 access token."""
+    """Authenticate the client and answer its grant (RFC 6749 §4.1.3, §6, §4.4) with RFC 9068 access tokens."""
     identity = get_identity(request)
     try:
         form = await read_form(request, repeatable=("resource", "audience"))
@@ -56,6 +60,10 @@ async def token(request: Request) -> Response:
         if grant_type not in _GRANTS:
             raise OAuthError("unsupported_grant_type", "the grant type is not supported")
         caller = await authenticate_client(identity, request, form, endpoint=paths.TOKEN)
+        if grant_type != "client_credentials":
+            await identity.ring.wait_loaded()
+            tokens = await _user_grant(identity, grant_type, caller.client, form)
+            return Response(json.dumps(tokens.body()), headers=NO_STORE, media_type="application/json")
         token_request = client_credentials_token(caller.client, form, identity.settings.access_token_lifetime)
         await identity.ring.wait_loaded()
         access_token = issue_access_token(identity.ring, identity.issuer, token_request)
@@ -124,10 +132,25 @@ async def revoke(request: Request) -> Response:
             raise OAuthError("unauthorized_client", "the token was not issued to this client")
     except OAuthError as error:
         return error.response()
-    if claims is not None:
-        async with identity.database.session() as session, session.begin():
+    async with identity.database.session() as session, session.begin():
+        if claims is not None:
             await revoke_access_token(session, claims, utcnow())
+        else:
+            # Not an access token of ours: perhaps a refresh token (RFC 7009 §2.1; the hint is optional).
+            await revoke_refresh_token(identity, session, token_value, caller.client.client_id)
     return Response(status_code=200, headers=NO_STORE)
+
+
+async def _user_grant(identity: Identity, grant_type: str, client: RegisteredClient, form: Form) -> TokenSet:
+    async with identity.database.session() as session:
+        try:
+            tokens = await _USER_GRANTS[grant_type](identity, session, client, form)
+        except OAuthError:
+            # A refused grant may have revoked something on purpose (a replayed code or refresh token).
+            await session.commit()
+            raise
+        await session.commit()
+        return tokens
 
 
 def _required_token(value: str | None) -> str:

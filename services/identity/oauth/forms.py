@@ -48,6 +48,10 @@ class Form:
     def __contains__(self, name: object) -> bool:
         return name in self._values
 
+    def single_values(self) -> dict[str, str]:
+        """Each parameter's first value (for forms whose parameters may not repeat anyway)."""
+        return {name: values[0] for name, values in self._values.items()}
+
 
 async def read_form(request: Request, repeatable: Collection[str] = ()) -> Form:
     """The form body of `request`; :class:`OAuthError` ``invalid_request`` when it is not one."""

@@ -208,12 +208,20 @@ async def test_a_missing_grant_type_is_invalid_request(client, backend) -> None:
     assert_oauth_error(response, "invalid_request")
 
 
-@pytest.mark.parametrize("grant_type", ["password", "implicit", "authorization_code", "urn:x", "refresh_token"])
+@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:x"])
 async def test_other_grant_types_are_unsupported(client, backend, grant_type: str) -> None:
     response = await client.post(
         "/token", data={"grant_type": grant_type}, headers=basic(backend.client_id, backend.client_secret)
     )
     assert_oauth_error(response, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
+async def test_user_grants_are_refused_to_a_client_not_registered_for_them(client, backend, grant_type: str) -> None:
+    response = await client.post(
+        "/token", data={"grant_type": grant_type}, headers=basic(backend.client_id, backend.client_secret)
+    )
+    assert_oauth_error(response, "unauthorized_client")
 
 
 async def test_a_client_not_registered_for_the_grant_is_unauthorized_client(app, client) -> None:

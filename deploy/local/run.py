@@ -38,9 +38,22 @@ def local_postgres_databases() -> list[str]:
     return names
 
 
+def suite_environment() -> dict[str, str]:
+    """The environment of every process: the repository on the import path, and the issuer as portals see it.
+
+    Browsers and portals reach identity through the gateway, so the issuer in tokens and in the discovery
+    document is the gateway's ``/identity``; every service and the gateway expect that issuer. Variables
+    already set win.
+    """
+    issuer = f"http://127.0.0.1:{GATEWAY_PORT}/identity"
+    defaults = {"IDENTITY_ISSUER": issuer, "GATEWAY_ISSUER": issuer}
+    defaults |= {f"{name.upper()}_AUTH_ISSUER": issuer for name in SERVICES if name != "identity"}
+    return defaults | dict(os.environ) | {"PYTHONPATH": str(ROOT)}
+
+
 def start(command: list[str]) -> subprocess.Popen[bytes]:
-    """Start one process of the suite with the repository on its import path."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """Start one process of the suite."""
+    env = suite_environment()
     return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
 
 

@@ -33,6 +33,12 @@ class AccountCreated(AccountEvent):
     postbox_reference: str = Field(description="Pseudonymous reference of the account's postbox.")
 
 
+class AccountVerified(AccountEvent):
+    """The account's e-mail address was confirmed by the link sent to it."""
+
+    event_type: ClassVar[str] = "de.basisdienste.identity.account.verified.v1"
+
+
 class AccountDeleted(AccountEvent):
     """An account was deleted: every service deletes what it holds about it."""
 

@@ -15,11 +15,12 @@ from services.identity.config import Settings
 from services.identity.discovery import router as discovery_router
 from services.identity.keys.api import router as keys_router
 from services.identity.login.api import router as login_router
+from services.identity.mail.queue import MailSender
 from services.identity.models import Base
 from services.identity.oauth.endpoints import router as oauth_router
 from services.identity.oauth.forms import MAX_FORM_BYTES
 from services.identity.oidc.api import router as oidc_router
-from services.identity.runtime import Identity, identity_components
+from services.identity.runtime import identity_components
 from services.identity.web.pages import router as pages_router
 
 # Modules whose tables are only reached through other modules, imported so their tables are in the metadata.
@@ -33,10 +34,8 @@ def _body_limits(settings: ServiceSettings) -> dict[str, int]:
 
 def _components(app: FastAPI, settings: ServiceSettings, database: Database) -> list[Component]:
     components = list(identity_components(app, settings, database))
-    identity: Identity = app.state.identity
-    # Each package's background jobs (mail delivery, logout notices, expiry) join here.
-    del identity
-    return components
+    assert isinstance(settings, Settings)
+    return [*components, MailSender(database, settings)]
 
 
 SPEC = ServiceSpec(

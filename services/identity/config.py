@@ -99,7 +99,19 @@ class Settings(ServiceSettings):
         "per process (development only; open forms fail after a restart and across replicas).",
     )
 
-    # --- accounts (services/identity/accounts) ---
+    # --- accounts (services/identity/accounts) and their e-mails ---
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server that delivers the service's e-mails.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool | None = Field(
+        default=None, description="STARTTLS: true = required, false = never, unset = when the server offers it."
+    )
+    smtp_tls: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465).")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(default="nutzerkonto@localhost", description="Sender address of the e-mails.")
+    email_token_lifetime: dt.timedelta = Field(
+        default=dt.timedelta(hours=24), description="How long a verification or password reset link works."
+    )
 
     # --- login sessions, trust levels, eID, brokering (services/identity/login, eid, brokering) ---
 

@@ -19,6 +19,13 @@ STATIC = "/static"
 
 # --- accounts (services/identity/accounts) ---
 REGISTER = "/registrieren"
+VERIFY_EMAIL = "/registrieren/bestaetigen"
+FORGOT_PASSWORD = "/passwort-vergessen"  # noqa: S105 - a path
+RESET_PASSWORD = "/passwort-zuruecksetzen"  # noqa: S105 - a path
+ACCOUNT = "/konto"
+ACCOUNT_EXPORT = "/konto/export"
+ACCOUNT_DELETE = "/konto/loeschen"
+ACCOUNT_CONSENT_REVOKE = "/konto/zustimmungen/widerrufen"
 
 # --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
 LOGIN = "/anmelden"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db import UTCDateTime
@@ -30,3 +30,18 @@ class Account(Base):
     postbox_reference: Mapped[str] = mapped_column(String(64), unique=True, comment="pseudonymous postbox id")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class EmailToken(Base):
+    """A link sent by e-mail (address verification, password reset): only its SHA-256 is kept, it works
+    once and expires."""
+
+    __tablename__ = "email_tokens"
+    __table_args__ = (Index("ix_email_tokens_account_id", "account_id"),)
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16), comment="verify or reset")
+    email: Mapped[str] = mapped_column(String(320), comment="the address the link was sent to")
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,18 +82,26 @@ async def create_account(
 
 
 async def authenticate_password(
-    session: AsyncSession, *, email: str, password: str, ip_address: str | None
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    ip_address: str | None,
+    known_device: Callable[[uuid.UUID], bool] = lambda _account_id: False,
 ) -> PasswordCheck:
     """Check an e-mail and password, throttled per account and per IP address.
 
     An unknown address costs as much time as a wrong password and answers the same, so the login form
-    does not reveal who has an account.
+    does not reveal who has an account. A browser for which `known_device` says it logged in to the
+    account before is exempt from the account's delay (not from its address's).
     """
     account = await account_by_email(session, email)
     keys = [f"ip:{ip_address}"] if ip_address else []
     if account is not None:
         keys.append(f"account:{account.id}")
-    wait = await throttle.retry_after(session, *keys) if keys else None
+    exempt = account is not None and known_device(account.id)
+    checked = [key for key in keys if not (exempt and key.startswith("account:"))]
+    wait = await throttle.retry_after(session, *checked) if checked else None
     if wait is not None:
         return PasswordCheck(None, retry_after=wait)
     stored = account.password_hash if account is not None else None

@@ -10,12 +10,13 @@ from starlette.responses import RedirectResponse, Response
 from services.identity import paths
 from services.identity.accounts.service import authenticate_password
 from services.identity.audit import record_audit
+from services.identity.login.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_token, is_known_device
 from services.identity.login.levels import LEVELS, satisfies
 from services.identity.login.session import SESSION_COOKIE, safe_continuation, start_session
 from services.identity.oauth.errors import OAuthError
 from services.identity.oauth.forms import read_form
 from services.identity.runtime import get_identity
-from services.identity.web.cookies import cookie_name
+from services.identity.web.cookies import cookie_name, set_cookie
 from services.identity.web.csrf import check_csrf
 from services.identity.web.pages import message_page, render
 
@@ -52,10 +53,20 @@ async def login(request: Request) -> Response:
             request, continuation, minimum, email=email, error="Bitte geben Sie E-Mail-Adresse und Passwort ein."
         )
     ip_address = request.client.host if request.client else None
-    response = RedirectResponse(identity.url(safe_continuation(continuation) or paths.LOGIN), status_code=303)
+    # Without a place to continue to, the person lands on their account page.
+    response = RedirectResponse(identity.url(safe_continuation(continuation) or paths.ACCOUNT), status_code=303)
     async with identity.database.session() as session, session.begin():
-        check = await authenticate_password(session, email=email, password=password, ip_address=ip_address)
+        device = request.cookies.get(cookie_name(identity, DEVICE_COOKIE))
+        check = await authenticate_password(
+            session,
+            email=email,
+            password=password,
+            ip_address=ip_address,
+            known_device=lambda account_id: is_known_device(identity, device, account_id),
+        )
         if check.account is not None:
+            token = device_token(identity, check.account.id)
+            set_cookie(response, identity, DEVICE_COOKIE, token, max_age=DEVICE_COOKIE_MAX_AGE)
             await start_session(
                 identity,
                 session,
@@ -73,8 +84,6 @@ async def login(request: Request) -> Response:
     if check.account is None:
         error = "E-Mail-Adresse oder Passwort sind nicht richtig."
         return _form(request, continuation, minimum, email=email, error=error, status_code=401)
-    if safe_continuation(continuation) is None:
-        return message_page(request, "Angemeldet", "Sie sind angemeldet.")
     return response
 
 

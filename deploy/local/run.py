@@ -21,6 +21,7 @@ SERVICES = {name: int(os.environ.get(f"{name.upper()}_PORT", port)) for name, po
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 LOCAL_HOSTS = ("@127.0.0.1", "@localhost")
 READY_TIMEOUT = 120.0
+MAIL_SINK_PORT = int(os.environ.get("MAIL_SINK_PORT", "8025"))
 
 
 def script(name: str, *args: str) -> int:
@@ -47,6 +48,8 @@ def suite_environment() -> dict[str, str]:
     """
     issuer = f"http://127.0.0.1:{GATEWAY_PORT}/identity"
     defaults = {"IDENTITY_ISSUER": issuer, "GATEWAY_ISSUER": issuer}
+    # identity's e-mails go to the development mail sink (.run/mail/), unless an SMTP server is configured.
+    defaults |= {"IDENTITY_SMTP_PORT": str(MAIL_SINK_PORT), "IDENTITY_SMTP_STARTTLS": "false"}
     defaults |= {f"{name.upper()}_AUTH_ISSUER": issuer for name in SERVICES if name != "identity"}
     return defaults | dict(os.environ) | {"PYTHONPATH": str(ROOT)}
 
@@ -105,6 +108,8 @@ def main() -> int:
     try:
         processes.extend(start([python, "-m", f"services.{name}", "--migrate"]) for name in SERVICES)
         processes.append(start([python, "-m", "gateway"]))
+        if "IDENTITY_SMTP_HOST" not in os.environ:
+            processes.append(start([python, "-m", "tools.mail_sink", "--port", str(MAIL_SINK_PORT)]))
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {**SERVICES, "gateway": GATEWAY_PORT}
         while pending and not stopping and time.monotonic() < deadline:
@@ -118,7 +123,9 @@ def main() -> int:
         elif not stopping:
             print(
                 f"\nBasisdienste is running.\n  gateway: http://127.0.0.1:{GATEWAY_PORT}\n"
-                f"  API docs: http://127.0.0.1:{GATEWAY_PORT}/docs\n  Ctrl-C stops everything.\n",
+                f"  API docs: http://127.0.0.1:{GATEWAY_PORT}/docs\n"
+                f"  accounts: http://127.0.0.1:{GATEWAY_PORT}/identity/registrieren (e-mails in .run/mail/)\n"
+                "  Ctrl-C stops everything.\n",
                 flush=True,
             )
         while not stopping and all(p.poll() is None for p in processes):

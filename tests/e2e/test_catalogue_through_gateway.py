@@ -6,47 +6,27 @@ import base64
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from kit.testing import LocalInfrastructure, repository_root
+from tests.e2e.processes import free_port, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
 LEIKA = "99107004000000"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-4000:]
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not ready:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def suite(infrastructure: LocalInfrastructure, kafka_bootstrap: str, tmp_path_factory) -> Iterator[dict[str, str]]:
     """identity, catalogue and the gateway as processes, configured as in production."""
     databases = {name: asyncio.run(infrastructure.create_database(f"e2e_{name}")) for name in ("identity", "catalogue")}
-    ports = {name: _free_port() for name in ("identity", "catalogue", "gateway")}
+    ports = {name: free_port() for name in ("identity", "catalogue", "gateway")}
     identity_url = f"http://127.0.0.1:{ports['identity']}"
     env = {
         **os.environ,
@@ -82,20 +62,14 @@ def suite(infrastructure: LocalInfrastructure, kafka_bootstrap: str, tmp_path_fa
             )
             # The gateway's readiness reports every upstream, and mailbox, payment and routing are not started.
             probe = "live" if name == "gateway" else "ready"
-            _wait_ready(f"http://127.0.0.1:{ports[name]}/health/{probe}", processes[name], log)
+            wait_ready(f"http://127.0.0.1:{ports[name]}/health/{probe}", processes[name], log)
         admin = subprocess.run(
             [sys.executable, "-m", "services.identity.clients", "admin", "--tenant", "st"],
             cwd=repository_root(), env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         yield {"gateway": f"http://127.0.0.1:{ports['gateway']}", **json.loads(admin.stdout)}
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(list(processes.values()))
         for url in databases.values():
             asyncio.run(infrastructure.drop_database(url))
 

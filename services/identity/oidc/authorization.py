@@ -71,6 +71,8 @@ class AuthorizationRequest:
 def redirect_with(redirect_uri: str, parameters: Mapping[str, str | None]) -> str:
     """`redirect_uri` with `parameters` added to its query (RFC 6749 §4.1.2)."""
     query = urlencode({name: value for name, value in parameters.items() if value is not None})
+    if not query:
+        return redirect_uri
     return redirect_uri + ("&" if "?" in redirect_uri else "?") + query
 
 

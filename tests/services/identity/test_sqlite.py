@@ -1,11 +1,16 @@
 """The embedded default of `make run`: the same endpoints on SQLite (no advisory locks, no JSONB)."""
 
+import base64
+import hashlib
+from urllib.parse import urlencode
+
 import httpx
 
 from kit.db import migrate
 from kit.service import Role
 from kit.testing import service_client
 from services.identity.app import SPEC, create_app
+from tests.services.identity.oidc.flow import REDIRECT_URI, Browser, new_person, query_of
 from tests.services.identity.support import ISSUER, basic, identity_settings, register
 
 
@@ -33,3 +38,31 @@ async def test_keys_clients_tokens_and_revocation_work_on_sqlite(sqlite_url: str
         assert listed.status_code == 200, listed.text
         assert len(listed.json()["items"]) == 2
         assert (await client.delete(f"/admin/clients/{registered.client_id}", headers=bearer)).status_code == 204
+
+
+async def test_a_person_logs_in_to_a_portal_and_refreshes_on_sqlite(sqlite_url: str) -> None:
+    await migrate(sqlite_url, SPEC.migrations_dir)
+    app = create_app(identity_settings(sqlite_url), Role.API)
+    async with service_client(app, base_url=ISSUER) as client:
+        portal = await register(
+            app, "st", grant_types=["authorization_code", "refresh_token"], redirect_uris=[REDIRECT_URI], audiences=[]
+        )
+        await new_person(app, "sqlite@example.org")
+        verifier = "v" * 50
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = {
+            "response_type": "code",
+            "client_id": portal.client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "openid email",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        callback = await Browser(client).authorize("/authorize?" + urlencode(query), "sqlite@example.org")
+        auth = (portal.client_id, portal.client_secret)
+        exchange = {"grant_type": "authorization_code", "code": query_of(callback)["code"]}
+        exchange |= {"redirect_uri": REDIRECT_URI, "code_verifier": verifier}
+        tokens = (await client.post("/token", data=exchange, auth=auth)).json()
+        assert tokens["id_token"]
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        assert (await client.post("/token", data=refresh, auth=auth)).status_code == 200

@@ -20,6 +20,7 @@ from services.identity.models import Base
 from services.identity.oauth.endpoints import router as oauth_router
 from services.identity.oauth.forms import MAX_FORM_BYTES
 from services.identity.oidc.api import router as oidc_router
+from services.identity.oidc.backchannel import BackchannelLogout
 from services.identity.runtime import identity_components
 from services.identity.web.pages import router as pages_router
 
@@ -35,7 +36,7 @@ def _body_limits(settings: ServiceSettings) -> dict[str, int]:
 def _components(app: FastAPI, settings: ServiceSettings, database: Database) -> list[Component]:
     components = list(identity_components(app, settings, database))
     assert isinstance(settings, Settings)
-    return [*components, MailSender(database, settings)]
+    return [*components, MailSender(database, settings), BackchannelLogout(app.state.identity)]
 
 
 SPEC = ServiceSpec(

@@ -130,6 +130,11 @@ class Settings(ServiceSettings):
         description="Lifetime of an offline_access refresh token; other refresh tokens also end with the login "
         "session they came from.",
     )
+    outbound_allowed_hosts: list[str] = Field(
+        default=[],
+        description="JSON list of hosts the service may call although they resolve to internal addresses "
+        "(back-channel logout receivers in development); every other host must resolve to public addresses only.",
+    )
     refresh_token_grace: float = Field(
         default=10.0,
         ge=0,

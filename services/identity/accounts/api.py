@@ -206,7 +206,7 @@ async def deletion(request: Request) -> Response:
         if account is None or not await verify_password(account.password_hash, form.get("password") or ""):
             text = "Das Passwort ist nicht richtig; das Nutzerkonto wurde nicht gelöscht."
             return message_page(request, "Nicht gelöscht", text, status_code=403)
+        response = message_page(request, "Nutzerkonto gelöscht", "Ihr Nutzerkonto und alle Angaben sind gelöscht.")
+        await end_session(identity, request, response, session)
         await delete_account(session, account)
-    response = message_page(request, "Nutzerkonto gelöscht", "Ihr Nutzerkonto und alle Angaben dazu sind gelöscht.")
-    await end_session(identity, request, response)
     return response

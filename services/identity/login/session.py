@@ -103,18 +103,20 @@ async def start_session(
     return LoginSession(row.sid, account_id, acr, tuple(amr), now)
 
 
-async def end_session(identity: Identity, request: Request, response: Response) -> LoginSession | None:
-    """Log the browser out: end its session and remove the cookie; the session it was, if any."""
+async def end_session(
+    identity: Identity, request: Request, response: Response, session: AsyncSession
+) -> LoginSession | None:
+    """Log the browser out in the caller's transaction: end its session and remove the cookie; the session
+    it was, if any (so the caller can notify the clients in the same transaction)."""
     delete_cookie(response, identity, SESSION_COOKIE)
     cookie = request.cookies.get(cookie_name(identity, SESSION_COOKIE))
     if cookie is None or len(cookie) > 128:
         return None
-    async with identity.database.session() as session, session.begin():
-        row = await session.get(LoginSessionRow, _hash(cookie), with_for_update=True)
-        if row is None or row.ended_at is not None:
-            return None
-        row.ended_at = utcnow()
-        return LoginSession(row.sid, row.account_id, row.acr, tuple(row.amr), row.auth_time)
+    row = await session.get(LoginSessionRow, _hash(cookie), with_for_update=True)
+    if row is None or row.ended_at is not None:
+        return None
+    row.ended_at = utcnow()
+    return LoginSession(row.sid, row.account_id, row.acr, tuple(row.amr), row.auth_time)
 
 
 async def end_sessions_of_account(session: AsyncSession, account_id: uuid.UUID) -> list[str]:

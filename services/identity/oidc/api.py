@@ -30,6 +30,7 @@ from services.identity.oidc.authorization import (
     check_request,
     redirect_with,
 )
+from services.identity.oidc.backchannel import queue_logout_notices
 from services.identity.oidc.consents import SCOPE_LABELS, grant_consent, has_consent
 from services.identity.oidc.grants import issue_code
 from services.identity.oidc.subjects import account_of_subject
@@ -169,10 +170,11 @@ async def logout(request: Request) -> Response:
         response = RedirectResponse(redirect_with(target, {"state": parameters.get("state")}), status_code=303)
     else:
         response = message_page(request, "Abgemeldet", "Sie sind abgemeldet.")
-    ended = await end_session(identity, request, response)
-    if ended is not None:
-        async with identity.database.session() as session, session.begin():
+    async with identity.database.session() as session, session.begin():
+        ended = await end_session(identity, request, response, session)
+        if ended is not None:
             await record_audit(session, ended.account_id, "logout", client_id=client.client_id if client else None)
+            await queue_logout_notices(identity, session, ended.sid, ended.account_id)
     return response
 
 

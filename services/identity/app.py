@@ -15,6 +15,7 @@ from services.identity.config import Settings
 from services.identity.discovery import router as discovery_router
 from services.identity.keys.api import router as keys_router
 from services.identity.login.api import router as login_router
+from services.identity.login.eid import router as eid_login_router
 from services.identity.mail.queue import MailSender
 from services.identity.models import Base
 from services.identity.oauth.endpoints import router as oauth_router
@@ -57,6 +58,7 @@ SPEC = ServiceSpec(
         clients_router,
         oidc_router,
         login_router,
+        eid_login_router,
         accounts_router,
         pages_router,
     ],

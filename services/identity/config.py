@@ -114,6 +114,16 @@ class Settings(ServiceSettings):
     )
 
     # --- login sessions, trust levels, eID, brokering (services/identity/login, eid, brokering) ---
+    eid_server_url: str = Field(
+        default="http://127.0.0.1:8010/eIDService/basisdienste",
+        description="The eID server's TR-03130 eID-Interface (SOAP) endpoint for this service provider. "
+        "`make run` starts the simulator there.",
+    )
+    eid_client_url: str = Field(
+        default="http://127.0.0.1:24727/eID-Client",
+        description="Where the browser finds the eID client: the AusweisApp listens on 127.0.0.1:24727 on the "
+        "citizen's machine; the simulator serves a stand-in.",
+    )
 
     # --- OpenID Connect: authorize, codes, refresh tokens, consent, logout (services/identity/oidc) ---
     token_secret: SecretStr | None = Field(

@@ -29,6 +29,9 @@ ACCOUNT_CONSENT_REVOKE = "/konto/zustimmungen/widerrufen"
 
 # --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
 LOGIN = "/anmelden"
+LOGIN_EID = "/anmelden/eid"
+LOGIN_EID_TC_TOKEN = "/anmelden/eid/tctoken"  # noqa: S105 - a path
+LOGIN_EID_RETURN = "/anmelden/eid/zurueck"
 
 # --- OpenID Connect (services/identity/oidc) ---
 CONSENT = "/authorize/zustimmung"

@@ -19,6 +19,7 @@ from kit.service import Component
 from services.identity.clients.directory import ClientDirectory
 from services.identity.clients.secrets import SecretHasher
 from services.identity.config import Settings
+from services.identity.eid.connector import EidConnector, Tr03130Connector
 from services.identity.keys.encryption import KeyEncryption
 from services.identity.keys.manager import SigningKeyManager
 from services.identity.keys.ring import KeyRing
@@ -44,6 +45,8 @@ class Identity:
     page_secret: bytes
     #: Keys refresh token values and pairwise subjects (services.identity.oidc).
     token_secret: bytes
+    #: The eID server (services.identity.eid).
+    eid: EidConnector
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Identity:
@@ -60,6 +63,7 @@ class Identity:
             ),
             page_secret=_server_secret(settings.page_secret, "IDENTITY_PAGE_SECRET"),
             token_secret=_server_secret(settings.token_secret, "IDENTITY_TOKEN_SECRET"),
+            eid=Tr03130Connector(settings.eid_server_url),
         )
 
     def url(self, path: str) -> str:

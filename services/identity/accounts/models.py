@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kit.db import UTCDateTime
+from kit.db import JSONType, UTCDateTime
 from services.identity.models import Base
 
 
@@ -45,3 +46,28 @@ class EmailToken(Base):
     email: Mapped[str] = mapped_column(String(320), comment="the address the link was sent to")
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountAttribute(Base):
+    """One attribute of a person with the trust level it was proven at and where it came from (TR-03107-1)."""
+
+    __tablename__ = "account_attributes"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True, comment="an OIDC claim name, e.g. given_name")
+    value: Mapped[Any] = mapped_column(JSONType)
+    level: Mapped[str] = mapped_column(String(16), comment="niedrig, substanziell or hoch")
+    source: Mapped[str] = mapped_column(String(64), comment="eid, idp:<name>, registration, ...")
+    verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ExternalIdentity(Base):
+    """A link from an identity proven elsewhere (the eID's pseudonym, an upstream provider's sub) to an account."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (Index("ix_external_identities_account_id", "account_id"),)
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True, comment="eid or idp:<name>")
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from contracts.events.identity import AccountCreated
 from kit.db import utcnow
 from kit.events.outbox import publish
 from services.identity import throttle
-from services.identity.accounts.models import Account
+from services.identity.accounts.models import Account, AccountAttribute
 from services.identity.accounts.passwords import hash_password, needs_rehash, verify_password
 from services.identity.audit import record_audit
 
@@ -118,7 +118,8 @@ async def authenticate_password(
 
 
 async def account_claims(session: AsyncSession, account_id: uuid.UUID) -> dict[str, Any]:
-    """The OIDC claims held about an account (Core §5.1 names)."""
+    """The OIDC claims held about an account (Core §5.1 names): the e-mail from the account, the rest from
+    its attributes. Attributes are read here rather than in accounts.attributes to keep imports one-way."""
     account = await session.get(Account, account_id)
     if account is None:
         return {}
@@ -126,4 +127,9 @@ async def account_claims(session: AsyncSession, account_id: uuid.UUID) -> dict[s
     if account.email is not None:
         claims["email"] = account.email
         claims["email_verified"] = account.email_verified_at is not None
+    query = select(AccountAttribute).where(AccountAttribute.account_id == account_id)
+    for attribute in await session.scalars(query):
+        claims.setdefault(attribute.name, attribute.value)
+    if "given_name" in claims and "family_name" in claims:
+        claims.setdefault("name", f"{claims['given_name']} {claims['family_name']}")
     return claims

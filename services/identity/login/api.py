@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -106,5 +107,9 @@ def _form(
         "email": email,
         "error": error,
         "register_url": get_identity(request).url(paths.REGISTER),
+        "eid_url": get_identity(request).url(paths.LOGIN_EID)
+        + "?"
+        + urlencode({"weiter": safe_continuation(continuation) or paths.ACCOUNT}),
+        "forgot_url": get_identity(request).url(paths.FORGOT_PASSWORD),
     }
     return render(request, "login_password.html", context, status_code=status_code)

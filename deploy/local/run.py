@@ -1,4 +1,5 @@
-"""``make run``: the whole suite on one machine — Kafka, then the five services and the gateway.
+"""``make run``: the whole suite on one machine — Kafka, then the five services and the gateway, with a
+development mail sink and the eID simulator for identity.
 
 Each service runs as ``python -m services.<name> --migrate`` on its fixed port with a SQLite file
 under ``.data/`` (or PostgreSQL where ``<SERVICE>_DATABASE_URL`` says so). Ctrl-C (or SIGTERM) stops
@@ -22,6 +23,7 @@ GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 LOCAL_HOSTS = ("@127.0.0.1", "@localhost")
 READY_TIMEOUT = 120.0
 MAIL_SINK_PORT = int(os.environ.get("MAIL_SINK_PORT", "8025"))
+EID_SIMULATOR_PORT = int(os.environ.get("EID_SIMULATOR_PORT", "8010"))
 
 
 def script(name: str, *args: str) -> int:
@@ -50,6 +52,12 @@ def suite_environment() -> dict[str, str]:
     defaults = {"IDENTITY_ISSUER": issuer, "GATEWAY_ISSUER": issuer}
     # identity's e-mails go to the development mail sink (.run/mail/), unless an SMTP server is configured.
     defaults |= {"IDENTITY_SMTP_PORT": str(MAIL_SINK_PORT), "IDENTITY_SMTP_STARTTLS": "false"}
+    # ... and its online ID card logins to the eID simulator, which also stands in for the AusweisApp.
+    simulator = f"http://127.0.0.1:{EID_SIMULATOR_PORT}"
+    defaults |= {
+        "IDENTITY_EID_SERVER_URL": f"{simulator}/eIDService/basisdienste",
+        "IDENTITY_EID_CLIENT_URL": f"{simulator}/eID-Client",
+    }
     defaults |= {f"{name.upper()}_AUTH_ISSUER": issuer for name in SERVICES if name != "identity"}
     return defaults | dict(os.environ) | {"PYTHONPATH": str(ROOT)}
 
@@ -110,6 +118,9 @@ def main() -> int:
         processes.append(start([python, "-m", "gateway"]))
         if "IDENTITY_SMTP_HOST" not in os.environ:
             processes.append(start([python, "-m", "tools.mail_sink", "--port", str(MAIL_SINK_PORT)]))
+        if "IDENTITY_EID_SERVER_URL" not in os.environ:
+            simulator = [python, "-m", "services.identity.eid.simulator", "--port", str(EID_SIMULATOR_PORT)]
+            processes.append(start(simulator))
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {**SERVICES, "gateway": GATEWAY_PORT}
         while pending and not stopping and time.monotonic() < deadline:

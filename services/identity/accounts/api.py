@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from services.identity import paths
+from services.identity.accounts.attributes import held_attributes
 from services.identity.accounts.data_rights import delete_account, export_account
 from services.identity.accounts.models import Account
 from services.identity.accounts.passwords import password_problem, verify_password
@@ -30,6 +31,24 @@ from services.identity.web.csrf import check_csrf
 from services.identity.web.pages import message_page, render
 
 router = APIRouter(include_in_schema=False)
+
+#: German names of the attributes on the account page.
+ATTRIBUTE_LABELS = {
+    "given_name": "Vornamen",
+    "family_name": "Familienname",
+    "birthdate": "Geburtsdatum",
+    "place_of_birth": "Geburtsort",
+    "address": "Anschrift",
+    "nationality": "Staatsangehörigkeit",
+    "document_type": "Ausweisdokument",
+}
+_SOURCES = {"eid": "Online-Ausweis"}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(str(part) for part in value.values())
+    return str(value)
 
 
 async def _form(request: Request) -> Form | None:
@@ -149,6 +168,7 @@ async def account_page(request: Request) -> Response:
         if account is None:
             return login_redirect(identity, continue_to=paths.ACCOUNT)
         consents = await list_consents(session, account.id)
+        attributes = await held_attributes(session, account.id)
         trail = await audit_trail(session, account.id, limit=50)
     context: dict[str, Any] = {
         "title": "Mein Nutzerkonto",
@@ -159,6 +179,15 @@ async def account_page(request: Request) -> Response:
             for c in consents
         ],
         "trail": trail,
+        "attributes": [
+            {
+                "label": ATTRIBUTE_LABELS.get(a.name, a.name),
+                "value": _shown(a.value),
+                "level": a.level,
+                "source": _SOURCES.get(a.source, a.source),
+            }
+            for a in attributes
+        ],
     }
     return render(request, "accounts_page.html", context)
 

@@ -24,11 +24,13 @@ FORGOT_PASSWORD = "/passwort-vergessen"  # noqa: S105 - a path
 RESET_PASSWORD = "/passwort-zuruecksetzen"  # noqa: S105 - a path
 ACCOUNT = "/konto"
 ACCOUNT_EXPORT = "/konto/export"
+ACCOUNT_SECOND_FACTOR = "/konto/zweiter-faktor"
 ACCOUNT_DELETE = "/konto/loeschen"
 ACCOUNT_CONSENT_REVOKE = "/konto/zustimmungen/widerrufen"
 
 # --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
 LOGIN = "/anmelden"
+LOGIN_SECOND_FACTOR = "/anmelden/zweiter-faktor"
 LOGIN_EID = "/anmelden/eid"
 LOGIN_EID_TC_TOKEN = "/anmelden/eid/tctoken"  # noqa: S105 - a path
 LOGIN_EID_RETURN = "/anmelden/eid/zurueck"

@@ -47,6 +47,8 @@ class Identity:
     token_secret: bytes
     #: The eID server (services.identity.eid).
     eid: EidConnector
+    #: Encrypts secrets at rest (signing keys, TOTP secrets) under the key encryption key.
+    encryption: KeyEncryption
 
     @classmethod
     def create(cls, settings: Settings, database: Database) -> Identity:
@@ -64,6 +66,7 @@ class Identity:
             page_secret=_server_secret(settings.page_secret, "IDENTITY_PAGE_SECRET"),
             token_secret=_server_secret(settings.token_secret, "IDENTITY_TOKEN_SECRET"),
             eid=Tr03130Connector(settings.eid_server_url),
+            encryption=encryption,
         )
 
     def url(self, path: str) -> str:

@@ -21,6 +21,7 @@ from services.identity.accounts.registration import (
     reset_password,
     verify_email,
 )
+from services.identity.accounts.second_factor import begin_setup, confirm_setup, has_second_factor
 from services.identity.audit import audit_trail
 from services.identity.login.session import current_session, end_session, login_redirect
 from services.identity.oauth.errors import OAuthError
@@ -169,6 +170,7 @@ async def account_page(request: Request) -> Response:
             return login_redirect(identity, continue_to=paths.ACCOUNT)
         consents = await list_consents(session, account.id)
         attributes = await held_attributes(session, account.id)
+        second_factor = await has_second_factor(session, account.id)
         trail = await audit_trail(session, account.id, limit=50)
     context: dict[str, Any] = {
         "title": "Mein Nutzerkonto",
@@ -179,6 +181,7 @@ async def account_page(request: Request) -> Response:
             for c in consents
         ],
         "trail": trail,
+        "second_factor": second_factor,
         "attributes": [
             {
                 "label": ATTRIBUTE_LABELS.get(a.name, a.name),
@@ -190,6 +193,42 @@ async def account_page(request: Request) -> Response:
         ],
     }
     return render(request, "accounts_page.html", context)
+
+
+@router.get(paths.ACCOUNT_SECOND_FACTOR)
+async def second_factor_setup_page(request: Request) -> Response:
+    """Start setting up TOTP: a new secret to enter into an authenticator app (no QR service: it would see it)."""
+    identity = get_identity(request)
+    login = await current_session(identity, request)
+    if login is None:
+        return login_redirect(identity, continue_to=paths.ACCOUNT_SECOND_FACTOR)
+    async with identity.database.session() as session, session.begin():
+        account = await session.get(Account, login.account_id)
+        if account is None:
+            return login_redirect(identity, continue_to=paths.ACCOUNT_SECOND_FACTOR)
+        if await has_second_factor(session, account.id):
+            return message_page(request, "Zweiter Faktor", "Ein zweiter Faktor ist bereits eingerichtet.")
+        secret, uri = await begin_setup(identity, session, account.id, account.email or str(account.id))
+    context = {"title": "Zweiten Faktor einrichten", "secret": secret, "uri": uri, "error": None}
+    return render(request, "accounts_second_factor.html", context)
+
+
+@router.post(paths.ACCOUNT_SECOND_FACTOR)
+async def second_factor_setup(request: Request) -> Response:
+    """Confirm the setup with a first code from the app."""
+    identity = get_identity(request)
+    form = await _form(request)
+    login = await current_session(identity, request)
+    if login is None:
+        return login_redirect(identity, continue_to=paths.ACCOUNT_SECOND_FACTOR)
+    if form is None:
+        return _bad_form(request)
+    async with identity.database.session() as session, session.begin():
+        confirmed = await confirm_setup(identity, session, login.account_id, form.get("code") or "")
+    if not confirmed:
+        text = "Der Code passt nicht. Bitte rufen Sie die Einrichtung erneut auf."
+        return message_page(request, "Zweiter Faktor", text, status_code=422)
+    return message_page(request, "Zweiter Faktor", "Der zweite Faktor ist eingerichtet.")
 
 
 @router.post(paths.ACCOUNT_CONSENT_REVOKE)

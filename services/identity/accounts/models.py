@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db import JSONType, UTCDateTime
@@ -71,3 +71,16 @@ class ExternalIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TotpCredential(Base):
+    """A TOTP second factor (RFC 6238): the shared secret encrypted like the signing keys, the last time step
+    used (a code works once), and whether the person confirmed the setup with a first code."""
+
+    __tablename__ = "totp_credentials"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary(128))
+    kek_id: Mapped[str] = mapped_column(String(64), comment="which key encryption key encrypted the secret")
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int] = mapped_column(Integer, comment="the last 30-second step a code was accepted for")

@@ -9,15 +9,18 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from services.identity import paths
+from services.identity.accounts.models import Account
+from services.identity.accounts.second_factor import has_second_factor, verify_second_factor
 from services.identity.accounts.service import authenticate_password
 from services.identity.audit import record_audit
 from services.identity.login.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_token, is_known_device
-from services.identity.login.levels import LEVELS, satisfies
+from services.identity.login.levels import LEVELS, lowest, satisfies
+from services.identity.login.pending import PENDING_COOKIE, pending_account, pending_token
 from services.identity.login.session import SESSION_COOKIE, safe_continuation, start_session
 from services.identity.oauth.errors import OAuthError
 from services.identity.oauth.forms import read_form
 from services.identity.runtime import get_identity
-from services.identity.web.cookies import cookie_name, set_cookie
+from services.identity.web.cookies import cookie_name, delete_cookie, set_cookie
 from services.identity.web.csrf import check_csrf
 from services.identity.web.pages import message_page, render
 
@@ -26,6 +29,9 @@ router = APIRouter(include_in_schema=False)
 #: What a password login proves (RFC 8176 ``amr``) and at which level.
 PASSWORD_LEVEL = "niedrig"  # noqa: S105 - a trust level
 PASSWORD_AMR = ("pwd",)
+#: Password and TOTP: at most substanziell, and never more than the account's proven identity.
+SECOND_FACTOR_LEVEL = "substanziell"
+SECOND_FACTOR_AMR = ("pwd", "otp", "mfa")
 
 
 @router.get(paths.LOGIN)
@@ -55,7 +61,8 @@ async def login(request: Request) -> Response:
         )
     ip_address = request.client.host if request.client else None
     # Without a place to continue to, the person lands on their account page.
-    response = RedirectResponse(identity.url(safe_continuation(continuation) or paths.ACCOUNT), status_code=303)
+    target = safe_continuation(continuation) or paths.ACCOUNT
+    response: Response = RedirectResponse(identity.url(target), status_code=303)
     async with identity.database.session() as session, session.begin():
         device = request.cookies.get(cookie_name(identity, DEVICE_COOKIE))
         check = await authenticate_password(
@@ -65,9 +72,12 @@ async def login(request: Request) -> Response:
             ip_address=ip_address,
             known_device=lambda account_id: is_known_device(identity, device, account_id),
         )
-        if check.account is not None:
-            token = device_token(identity, check.account.id)
-            set_cookie(response, identity, DEVICE_COOKIE, token, max_age=DEVICE_COOKIE_MAX_AGE)
+        if check.account is not None and await has_second_factor(session, check.account.id):
+            # No session yet: the second factor comes first.
+            second = identity.url(paths.LOGIN_SECOND_FACTOR) + "?" + urlencode({"weiter": target})
+            response = RedirectResponse(second, status_code=303)
+            set_cookie(response, identity, PENDING_COOKIE, pending_token(identity, check.account.id), max_age=300)
+        elif check.account is not None:
             await start_session(
                 identity,
                 session,
@@ -78,6 +88,9 @@ async def login(request: Request) -> Response:
                 previous_cookie=request.cookies.get(cookie_name(identity, SESSION_COOKIE)),
             )
             await record_audit(session, check.account.id, "login", ip_address=ip_address, method="pwd")
+        if check.account is not None:
+            token = device_token(identity, check.account.id)
+            set_cookie(response, identity, DEVICE_COOKIE, token, max_age=DEVICE_COOKIE_MAX_AGE)
     if check.retry_after is not None:
         seconds = max(1, round(check.retry_after))
         error = f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und versuchen Sie es dann erneut."
@@ -86,6 +99,61 @@ async def login(request: Request) -> Response:
         error = "E-Mail-Adresse oder Passwort sind nicht richtig."
         return _form(request, continuation, minimum, email=email, error=error, status_code=401)
     return response
+
+
+@router.get(paths.LOGIN_SECOND_FACTOR)
+async def second_factor_page(
+    request: Request, weiter: Annotated[str | None, Query(max_length=4096)] = None
+) -> Response:
+    """The form for the code of the authenticator app."""
+    return _second_factor_form(request, weiter)
+
+
+@router.post(paths.LOGIN_SECOND_FACTOR)
+async def second_factor(request: Request) -> Response:
+    """Check the code; on success start the session (password and TOTP: two factors)."""
+    identity = get_identity(request)
+    try:
+        form = await read_form(request)
+    except OAuthError:
+        return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
+    check_csrf(identity, request, form.get("csrf_token"))
+    continuation = form.get("weiter")
+    account_id = pending_account(identity, request.cookies.get(cookie_name(identity, PENDING_COOKIE)))
+    if account_id is None:
+        return RedirectResponse(identity.url(paths.LOGIN), status_code=303)
+    ip_address = request.client.host if request.client else None
+    response = RedirectResponse(identity.url(safe_continuation(continuation) or paths.ACCOUNT), status_code=303)
+    async with identity.database.session() as session, session.begin():
+        outcome = await verify_second_factor(identity, session, account_id, form.get("code") or "", ip_address)
+        account = await session.get(Account, account_id)
+        if outcome is True and account is not None:
+            # Two factors, but the level also depends on how well the person's identity is proven.
+            level = lowest(SECOND_FACTOR_LEVEL, account.vertrauensniveau)
+            await start_session(
+                identity,
+                session,
+                response,
+                account_id=account_id,
+                acr=level,
+                amr=SECOND_FACTOR_AMR,
+                previous_cookie=request.cookies.get(cookie_name(identity, SESSION_COOKIE)),
+            )
+            await record_audit(session, account_id, "login", ip_address=ip_address, method="pwd+otp", acr=level)
+    if outcome is True:
+        delete_cookie(response, identity, PENDING_COOKIE)
+        return response
+    if outcome is False:
+        return _second_factor_form(request, continuation, "Der Code ist nicht richtig.", status_code=401)
+    seconds = max(1, round(float(outcome)))
+    return _second_factor_form(request, continuation, f"Bitte warten Sie {seconds} Sekunden.", status_code=429)
+
+
+def _second_factor_form(
+    request: Request, continuation: str | None, error: str | None = None, *, status_code: int = 200
+) -> Response:
+    context = {"title": "Zweiter Faktor", "weiter": safe_continuation(continuation) or "", "error": error}
+    return render(request, "login_second_factor.html", context, status_code=status_code)
 
 
 def _form(

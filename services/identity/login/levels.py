@@ -30,3 +30,8 @@ def highest(levels: Iterable[str]) -> str | None:
     """The highest known level among `levels`."""
     known = [level for level in levels if level in LEVELS]
     return max(known, key=rank) if known else None
+
+
+def lowest(first: str, second: str) -> str:
+    """The lower of two levels."""
+    return first if rank(first) <= rank(second) else second

@@ -68,6 +68,7 @@ bench: bootstrap infra ## run the benchmarks against their peers (never part of 
 	$(PY) -m bench.gateway
 	$(PY) -m bench.catalogue
 	$(PY) -m bench.catalogue.relevance
+	$(PY) -m bench.identity
 
 clean: ## remove local state (databases, Kafka data, caches), not the installed tools
 	rm -rf .data .run .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from kit.service import Component, Role, ServiceSpec, create_service_app
 from services.identity import audit, paths, throttle
 from services.identity.accounts import models as account_models
 from services.identity.accounts.api import router as accounts_router
+from services.identity.accounts.organisation_pages import router as organisations_router
 from services.identity.clients.api import router as clients_router
 from services.identity.config import Settings
 from services.identity.discovery import router as discovery_router
@@ -60,6 +61,7 @@ SPEC = ServiceSpec(
         login_router,
         eid_login_router,
         accounts_router,
+        organisations_router,
         pages_router,
     ],
     publishes=["identity.account"],

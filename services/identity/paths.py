@@ -25,6 +25,13 @@ RESET_PASSWORD = "/passwort-zuruecksetzen"  # noqa: S105 - a path
 ACCOUNT = "/konto"
 ACCOUNT_EXPORT = "/konto/export"
 ACCOUNT_SECOND_FACTOR = "/konto/zweiter-faktor"
+ACCOUNT_EMAIL = "/konto/e-mail"
+ORGANISATIONS = "/konto/organisationen"
+ORGANISATION_ACT = "/konto/organisationen/handeln"
+ORGANISATION_INVITE = "/konto/organisationen/einladen"
+ORGANISATION_MEMBER = "/konto/organisationen/mitglied"
+ORGANISATION_JOIN = "/konto/organisationen/beitreten"
+CONFIRM_EMAIL_CHANGE = "/konto/e-mail/bestaetigen"
 ACCOUNT_DELETE = "/konto/loeschen"
 ACCOUNT_CONSENT_REVOKE = "/konto/zustimmungen/widerrufen"
 

@@ -15,8 +15,10 @@ from services.identity.accounts.data_rights import delete_account, export_accoun
 from services.identity.accounts.models import Account
 from services.identity.accounts.passwords import password_problem, verify_password
 from services.identity.accounts.registration import (
+    confirm_email_change,
     email_problem,
     register,
+    request_email_change,
     request_password_reset,
     reset_password,
     verify_email,
@@ -229,6 +231,40 @@ async def second_factor_setup(request: Request) -> Response:
         text = "Der Code passt nicht. Bitte rufen Sie die Einrichtung erneut auf."
         return message_page(request, "Zweiter Faktor", text, status_code=422)
     return message_page(request, "Zweiter Faktor", "Der zweite Faktor ist eingerichtet.")
+
+
+@router.post(paths.ACCOUNT_EMAIL)
+async def email_change(request: Request) -> Response:
+    """Ask for a new e-mail address (password required); it applies once the link sent to it is followed."""
+    identity = get_identity(request)
+    form = await _form(request)
+    login = await current_session(identity, request)
+    if login is None:
+        return login_redirect(identity, continue_to=paths.ACCOUNT)
+    if form is None:
+        return _bad_form(request)
+    new_email = (form.get("email") or "").strip()
+    if problem := email_problem(new_email):
+        return message_page(request, "E-Mail-Adresse ändern", problem, status_code=422)
+    async with identity.database.session() as session, session.begin():
+        account = await session.get(Account, login.account_id, with_for_update=True)
+        if account is None or not await verify_password(account.password_hash, form.get("current_password") or ""):
+            return message_page(request, "E-Mail-Adresse ändern", "Das Passwort ist nicht richtig.", status_code=403)
+        await request_email_change(identity, session, account, new_email)
+    text = "Wir haben einen Bestätigungslink an die neue Adresse geschickt. Bis dahin gilt die bisherige."
+    return message_page(request, "E-Mail-Adresse ändern", text)
+
+
+@router.get(paths.CONFIRM_EMAIL_CHANGE)
+async def email_change_confirmation(request: Request, token: Annotated[str, Query(max_length=128)] = "") -> Response:
+    """Follow the link sent to the new address."""
+    identity = get_identity(request)
+    async with identity.database.session() as session, session.begin():
+        changed = await confirm_email_change(session, token)
+    if not changed:
+        text = "Der Link ist ungültig, abgelaufen, oder die Adresse gehört inzwischen zu einem anderen Konto."
+        return message_page(request, "E-Mail-Adresse ändern", text, status_code=400)
+    return message_page(request, "E-Mail-Adresse geändert", "Ihre neue E-Mail-Adresse gilt ab sofort.")
 
 
 @router.post(paths.ACCOUNT_CONSENT_REVOKE)

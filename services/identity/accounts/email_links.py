@@ -14,7 +14,7 @@ from kit.db import utcnow
 from services.identity.accounts.models import EmailToken
 from services.identity.runtime import Identity
 
-Purpose = Literal["verify", "reset"]
+Purpose = Literal["verify", "reset", "change"]
 
 
 def _hash(token: str) -> bytes:

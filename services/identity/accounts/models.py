@@ -42,7 +42,7 @@ class EmailToken(Base):
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(16), comment="verify or reset")
+    purpose: Mapped[str] = mapped_column(String(16), comment="verify, reset or change")
     email: Mapped[str] = mapped_column(String(320), comment="the address the link was sent to")
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

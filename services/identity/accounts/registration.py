@@ -113,3 +113,40 @@ async def reset_password(session: AsyncSession, token: str, password: str) -> uu
     await end_sessions_of_account(session, account.id)
     await record_audit(session, account.id, "password_reset")
     return account.id
+
+
+async def request_email_change(identity: Identity, session: AsyncSession, account: Account, new_email: str) -> None:
+    """Mail a confirmation link to the new address and a notice to the old one; nothing changes until the
+    link is followed (so a typo or a stolen session cannot take the account's address away unnoticed)."""
+    new_email = normalise_email(new_email)
+    token = await new_link_token(identity, session, account.id, "change", new_email)
+    await queue_mail(
+        session,
+        new_email,
+        "Neue E-Mail-Adresse bestätigen",
+        f"Bitte bestätigen Sie diese Adresse als neue E-Mail-Adresse Ihres Nutzerkontos:\n\n"
+        f"{identity.url(paths.CONFIRM_EMAIL_CHANGE)}?token={token}\n",
+    )
+    if account.email is not None:
+        await queue_mail(
+            session,
+            account.email,
+            "Änderung Ihrer E-Mail-Adresse",
+            "Für Ihr Nutzerkonto wurde eine neue E-Mail-Adresse angegeben. Sie gilt, sobald sie bestätigt ist.\n"
+            f"Waren Sie das nicht? Ändern Sie Ihr Passwort: {identity.url(paths.FORGOT_PASSWORD)}\n",
+        )
+    await record_audit(session, account.id, "email_change_requested")
+
+
+async def confirm_email_change(session: AsyncSession, token: str) -> bool:
+    """Switch to the new address by its link, unless another account took it meanwhile."""
+    link = await use_link_token(session, token, "change")
+    if link is None or await account_by_email(session, link.email) is not None:
+        return False
+    account = await session.get(Account, link.account_id, with_for_update=True)
+    if account is None:
+        return False
+    now = utcnow()
+    account.email, account.email_verified_at, account.updated_at = link.email, now, now
+    await record_audit(session, account.id, "email_changed")
+    return True

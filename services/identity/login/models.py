@@ -28,3 +28,6 @@ class LoginSessionRow(Base):
     last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="auth_time + the level's maximum")
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), comment="the organisation the person acts for"
+    )

@@ -41,6 +41,7 @@ class LoginSession:
     acr: str
     amr: tuple[str, ...]
     auth_time: dt.datetime
+    organisation_id: uuid.UUID | None = None
 
 
 def _hash(cookie: str) -> bytes:
@@ -64,7 +65,21 @@ async def current_session(identity: Identity, request: Request) -> LoginSession 
             return None
         if now - row.last_used_at >= TOUCH_INTERVAL:
             row.last_used_at = now
-        return LoginSession(row.sid, row.account_id, row.acr, tuple(row.amr), row.auth_time)
+        return LoginSession(row.sid, row.account_id, row.acr, tuple(row.amr), row.auth_time, row.organisation_id)
+
+
+async def act_for(identity: Identity, request: Request, organisation_id: uuid.UUID | None) -> bool:
+    """Let the browser's session act for an organisation (None: for the person themself); the caller has
+    checked the membership. Whether there was a live session."""
+    cookie = request.cookies.get(cookie_name(identity, SESSION_COOKIE))
+    if cookie is None or len(cookie) > 128:
+        return False
+    async with identity.database.session() as session, session.begin():
+        row = await session.get(LoginSessionRow, _hash(cookie), with_for_update=True)
+        if row is None or not _alive(row, utcnow()):
+            return False
+        row.organisation_id = organisation_id
+        return True
 
 
 async def start_session(

@@ -6,8 +6,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from joserfc import jws
@@ -33,6 +33,8 @@ class AccessTokenRequest:
     scopes: Sequence[str]
     lifetime: int
     acr: str | None = None
+    #: Further claims (``auth_time``, the ``organisation`` a person acts for).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def issue_access_token(ring: KeyRing, issuer: str, request: AccessTokenRequest) -> str:
@@ -54,6 +56,7 @@ def issue_access_token(ring: KeyRing, issuer: str, request: AccessTokenRequest) 
         claims["tenant"] = request.tenant
     if request.acr is not None:
         claims["acr"] = request.acr
+    claims.update(request.extra)
     return ring.signer(at=moment).sign(claims, typ=ACCESS_TOKEN_TYPE)
 
 

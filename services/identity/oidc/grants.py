@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import utcnow
+from services.identity.accounts.organisations import organisation_claim
 from services.identity.clients.directory import RegisteredClient
 from services.identity.login.session import LoginSession, session_is_active
 from services.identity.oauth.access_tokens import AccessTokenRequest, issue_access_token
@@ -81,6 +82,7 @@ async def issue_code(
             amr=list(login.amr),
             auth_time=login.auth_time,
             scopes=list(request.scopes),
+            organisation_id=login.organisation_id,
             expires_at=utcnow() + dt.timedelta(seconds=identity.settings.authorization_code_lifetime),
         )
     )
@@ -109,6 +111,7 @@ async def redeem_code(identity: Identity, session: AsyncSession, client: Registe
     if not _verifier_matches(verifier, row.code_challenge):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
     row.redeemed_at = now
+    organisation = await _organisation(session, row.account_id, row.organisation_id)
     tokens = _issue(
         identity,
         client,
@@ -120,6 +123,7 @@ async def redeem_code(identity: Identity, session: AsyncSession, client: Registe
         sid=row.sid,
         nonce=row.nonce,
         with_id_token="openid" in row.scopes,
+        organisation=organisation,
     )
     refresh_value = None
     if "refresh_token" in client.grant_types:
@@ -135,6 +139,7 @@ async def redeem_code(identity: Identity, session: AsyncSession, client: Registe
             amr=row.amr,
             auth_time=row.auth_time,
             expires_at=now + identity.settings.refresh_token_lifetime,
+            organisation_id=row.organisation_id,
         )
         session.add(token)
         row.refresh_family = family
@@ -164,6 +169,7 @@ async def refresh(identity: Identity, session: AsyncSession, client: RegisteredC
         if not set(narrowed) <= set(scopes):
             raise OAuthError("invalid_scope", "a refresh may not widen the scope")
         scopes = narrowed
+    organisation = await _organisation(session, token.account_id, token.organisation_id)
     tokens = _issue(
         identity,
         client,
@@ -175,8 +181,16 @@ async def refresh(identity: Identity, session: AsyncSession, client: RegisteredC
         sid=token.sid,
         nonce=None,
         with_id_token="openid" in scopes,
+        organisation=organisation,
     )
     return TokenSet(tokens.access_token, tokens.expires_in, scopes, tokens.id_token, grant.value)
+
+
+async def _organisation(
+    session: AsyncSession, account_id: uuid.UUID, organisation_id: uuid.UUID | None
+) -> dict[str, Any] | None:
+    """Whom the person acts for, checked again now: a membership ended since the login no longer counts."""
+    return await organisation_claim(session, account_id, organisation_id) if organisation_id else None
 
 
 def _verifier_matches(verifier: str | None, challenge: str | None) -> bool:
@@ -208,7 +222,11 @@ def _issue(
     sid: str | None,
     nonce: str | None,
     with_id_token: bool,
+    organisation: dict[str, Any] | None,
 ) -> _Issued:
+    extra: dict[str, Any] = {"auth_time": int(auth_time.timestamp())}
+    if organisation is not None:
+        extra["organisation"] = organisation
     lifetime = client.access_token_lifetime or identity.settings.access_token_lifetime
     access_token = issue_access_token(
         identity.ring,
@@ -221,11 +239,12 @@ def _issue(
             scopes=scopes,
             lifetime=lifetime,
             acr=acr,
+            extra=extra,
         ),
     )
     id_token = None
     if with_id_token:
-        id_token = _id_token(identity, client, subject, access_token, acr, amr, auth_time, sid, nonce)
+        id_token = _id_token(identity, client, subject, access_token, acr, amr, auth_time, sid, nonce, organisation)
     return _Issued(access_token, lifetime, id_token)
 
 
@@ -239,6 +258,7 @@ def _id_token(
     auth_time: dt.datetime,
     sid: str | None,
     nonce: str | None,
+    organisation: dict[str, Any] | None,
 ) -> str:
     """An ID token (Core §2) with ``at_hash`` binding the access token issued with it (§3.1.3.6)."""
     now = int(time.time())
@@ -260,4 +280,6 @@ def _id_token(
         claims["sid"] = sid
     if nonce is not None:
         claims["nonce"] = nonce
+    if organisation is not None:
+        claims["organisation"] = organisation
     return identity.ring.signer(at=time.time()).sign(claims, typ=ID_TOKEN_TYPE)

@@ -32,6 +32,7 @@ class AuthorizationCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     refresh_family: Mapped[uuid.UUID | None] = mapped_column(comment="tokens issued for it, revoked on reuse")
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(comment="the organisation the person acts for")
 
 
 class RefreshToken(Base):
@@ -60,6 +61,7 @@ class RefreshToken(Base):
     rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     successor_id: Mapped[uuid.UUID | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(comment="the organisation the person acts for")
 
 
 class Consent(Base):

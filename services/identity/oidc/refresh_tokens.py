@@ -70,6 +70,7 @@ def new_token(
     amr: Sequence[str],
     auth_time: dt.datetime,
     expires_at: dt.datetime,
+    organisation_id: uuid.UUID | None = None,
 ) -> RefreshToken:
     """A fresh refresh token row (the caller adds it to the session)."""
     return RefreshToken(
@@ -85,6 +86,7 @@ def new_token(
         auth_time=auth_time,
         created_at=utcnow(),
         expires_at=expires_at,
+        organisation_id=organisation_id,
     )
 
 
@@ -123,6 +125,7 @@ async def rotate(
         amr=token.amr,
         auth_time=token.auth_time,
         expires_at=expires_at,
+        organisation_id=token.organisation_id,
     )
     session.add(successor)
     token.rotated_at = now

@@ -1,8 +1,8 @@
-"""login sessions eid codes refresh tokens consents attributes totp logout notices mail queue
+"""login sessions eid codes refresh tokens consents attributes totp organisations logout notices mail queue
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-24 02:34:24.867073
+Create Date: 2026-11-24 02:43:24.808486
 """
 
 from collections.abc import Sequence
@@ -55,6 +55,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_queue'))
     )
     op.create_index('ix_mail_queue_next_attempt_at', 'mail_queue', ['next_attempt_at'], unique=False)
+    op.create_table('organisations',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False, comment='e.g. unternehmen, verein, behoerde'),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations'))
+    )
     op.create_table('throttle_counters',
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -86,6 +93,7 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('redeemed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('refresh_family', sa.Uuid(), nullable=True, comment='tokens issued for it, revoked on reuse'),
+    sa.Column('organisation_id', sa.Uuid(), nullable=True, comment='the organisation the person acts for'),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_authorization_codes_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('code_hash', name=op.f('pk_authorization_codes'))
     )
@@ -103,7 +111,7 @@ def upgrade() -> None:
     op.create_table('email_tokens',
     sa.Column('token_hash', sa.LargeBinary(length=32), nullable=False),
     sa.Column('account_id', sa.Uuid(), nullable=False),
-    sa.Column('purpose', sa.String(length=16), nullable=False, comment='verify or reset'),
+    sa.Column('purpose', sa.String(length=16), nullable=False, comment='verify, reset or change'),
     sa.Column('email', sa.String(length=320), nullable=False, comment='the address the link was sent to'),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
@@ -130,11 +138,32 @@ def upgrade() -> None:
     sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False, comment="auth_time + the level's maximum"),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('organisation_id', sa.Uuid(), nullable=True, comment='the organisation the person acts for'),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_login_sessions_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_login_sessions_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('cookie_hash', name=op.f('pk_login_sessions')),
     sa.UniqueConstraint('sid', name=op.f('uq_login_sessions_sid'))
     )
     op.create_index('ix_login_sessions_account_id', 'login_sessions', ['account_id'], unique=False)
+    op.create_table('memberships',
+    sa.Column('organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('account_id', sa.Uuid(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('joined_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_memberships_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_memberships_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('organisation_id', 'account_id', name=op.f('pk_memberships'))
+    )
+    op.create_table('organisation_invitations',
+    sa.Column('token_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_organisation_invitations_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_organisation_invitations'))
+    )
     op.create_table('pairwise_subjects',
     sa.Column('sector', sa.String(length=255), nullable=False),
     sa.Column('subject', sa.String(length=64), nullable=False),
@@ -158,6 +187,7 @@ def upgrade() -> None:
     sa.Column('rotated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('successor_id', sa.Uuid(), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('organisation_id', sa.Uuid(), nullable=True, comment='the organisation the person acts for'),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_refresh_tokens_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_tokens'))
     )
@@ -186,6 +216,8 @@ def downgrade() -> None:
     op.drop_index('ix_refresh_tokens_account_id_client_id', table_name='refresh_tokens')
     op.drop_table('refresh_tokens')
     op.drop_table('pairwise_subjects')
+    op.drop_table('organisation_invitations')
+    op.drop_table('memberships')
     op.drop_index('ix_login_sessions_account_id', table_name='login_sessions')
     op.drop_table('login_sessions')
     op.drop_index('ix_external_identities_account_id', table_name='external_identities')
@@ -197,6 +229,7 @@ def downgrade() -> None:
     op.drop_table('authorization_codes')
     op.drop_table('account_attributes')
     op.drop_table('throttle_counters')
+    op.drop_table('organisations')
     op.drop_index('ix_mail_queue_next_attempt_at', table_name='mail_queue')
     op.drop_table('mail_queue')
     op.drop_index('ix_logout_notices_next_attempt_at', table_name='logout_notices')

@@ -180,3 +180,27 @@ async def test_the_account_page_export_and_deletion(app, browser, inbox):
     events = await events_of(app, "de.basisdienste.identity.account.deleted.v1")
     assert account_id in [event["account_id"] for event in events]
     assert (await browser.http.get("/konto")).status_code == 303
+
+
+async def test_an_email_change_applies_once_the_new_address_confirms(app, browser, inbox):
+    await register_and_verify(app, browser, inbox, "alt@example.org")
+    await browser.login("/anmelden", "alt@example.org")
+    wrong = await post_form(browser, "/konto", "/konto/e-mail", email="neu2@example.org", current_password="falsch!!")
+    assert wrong.status_code == 403
+    asked = await post_form(browser, "/konto", "/konto/e-mail", email="neu2@example.org", current_password=PASSWORD)
+    assert asked.status_code == 200
+    notice = await inbox.next_to("alt@example.org")
+    assert "neue E-Mail-Adresse" in notice.get_payload(decode=True).decode()
+    link = _LINK.search((await inbox.next_to("neu2@example.org")).get_payload(decode=True).decode())
+    async with identity_of(app).database.session() as session:
+        assert (
+            await session.scalar(select(func.count()).select_from(Account).where(Account.email == "neu2@example.org"))
+            == 0
+        )
+    assert (await browser.http.get(link.group(1))).status_code == 200
+    assert (await browser.http.get(link.group(1))).status_code == 400  # once
+    async with identity_of(app).database.session() as session:
+        assert (
+            await session.scalar(select(func.count()).select_from(Account).where(Account.email == "neu2@example.org"))
+            == 1
+        )

@@ -1,0 +1,1 @@
+"""Benchmark of the identity service's token endpoint against Keycloak (``python -m bench.identity``)."""

@@ -47,25 +47,13 @@ class Load:
 
 
 class K6:
-    """Runs a k6 script (``load.js`` by default) against one URL at a time, with the benchmark's token on
-    every request; another benchmark passes its own script and the variables it reads."""
+    """Runs ``load.js`` against one URL at a time, with the benchmark's token on every request."""
 
-    def __init__(
-        self,
-        binary: Path,
-        work_dir: Path,
-        *,
-        token: str,
-        max_vus: int,
-        script: Path = SCRIPT,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, binary: Path, work_dir: Path, *, token: str, max_vus: int) -> None:
         self.binary = binary
         self.work_dir = work_dir
         self.token = token
         self.max_vus = max_vus
-        self.script = script
-        self.env = dict(env or {})
         self._runs = 0
         work_dir.mkdir(parents=True, exist_ok=True)
 
@@ -85,10 +73,9 @@ class K6:
             "BENCH_PREALLOCATED_VUS": str(min(self.max_vus, max(10, rate // 50))),
             "BENCH_MAX_VUS": str(self.max_vus),
             "BENCH_SUMMARY": str(summary),
-            **self.env,
         }
         # The REST API is off (--address ""), so no port is taken; --quiet drops the progress bar.
-        argv = [str(self.binary), "run", "--quiet", "--no-color", "--address", "", str(self.script)]
+        argv = [str(self.binary), "run", "--quiet", "--no-color", "--address", "", str(SCRIPT)]
         busy_before = {role: server.cpu_seconds() for role, server in watch.items()}
         k6_before = _children_cpu_seconds()
         machine_before = machine_busy_seconds()

@@ -278,11 +278,11 @@ def report(results: list[Result], args: argparse.Namespace, argon2: float, setti
     print(f"\nClient-credentials token endpoint, {os.cpu_count()} cores, load generator on the same machine")
     print(f"(a) {args.workers} workers x {args.seconds:g} s, keep-alive, client_secret_basic; "
           f"(b) open loop at {args.rate}/s for {args.seconds:g} s; (c) server CPU during (a)")  # fmt: skip
-    head = f"{'peer':<18}{'token':<22}{'tokens/s':>9}{'CPU s':>7}{'tok/CPU-s':>10}{'p50 ms':>8}{'p99 ms':>8}"
+    head = f"{'peer':<18}{'token':<22}{'tokens/s':>9}{'CPU s':>7}{'tok/CPU-s':>10}{'p50 ms':>9}{'p99 ms':>9}"
     print(head + f"{'errors':>7}{'late':>6}")
     for r in results:
         print(f"{r.name:<18}{r.algorithm:<22}{r.tokens_per_second:>9.0f}{r.cpu_seconds:>7.1f}{r.per_cpu_second:>10.0f}"
-              f"{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}{r.errors:>7}{r.late:>6}")  # fmt: skip
+              f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.errors:>7}{r.late:>6}")  # fmt: skip
     if len(results) == 2:
         ours, peer = results
         ratio = ours.per_cpu_second / peer.per_cpu_second

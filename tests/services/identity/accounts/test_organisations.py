@@ -13,11 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.services.identity.accounts.test_registration_and_data_rights import (
-    _LINK,
-    post_form,
-    register_and_verify,
-)
+from tests.services.identity.accounts.support import LINK, post_form, register_and_verify
 from tests.services.identity.oidc.flow import REDIRECT_URI, Browser, hidden_fields, query_of
 from tests.services.identity.support import ISSUER, register
 
@@ -50,7 +46,7 @@ async def test_an_owner_invites_a_member_who_then_acts_for_the_organisation(app,
         organisation_id=organisation_id, email="gesellin@example.org", role="member",
     )  # fmt: skip
     assert invited.status_code == 303
-    invitation = _LINK.search((await inbox.next_to("gesellin@example.org")).get_payload(decode=True).decode())
+    invitation = LINK.search((await inbox.next_to("gesellin@example.org")).get_payload(decode=True).decode())
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as http:
         member = Browser(http)

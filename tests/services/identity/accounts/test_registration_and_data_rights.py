@@ -3,55 +3,27 @@ the data export and deletion."""
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from services.identity.accounts.models import Account
 from services.identity.audit import AuditEvent
 from services.identity.login.devices import device_token
 from services.identity.login.models import LoginSessionRow
 from services.identity.throttle import MAX_DELAY, delay_after
-from tests.services.identity.oidc.flow import PASSWORD, Browser, hidden_fields, local
+from tests.services.identity.accounts.support import LINK, events_of, post_form, register_and_verify
+from tests.services.identity.oidc.flow import PASSWORD, Browser, local
 from tests.services.identity.support import ISSUER, identity_of
-
-_LINK = re.compile(r"http://identity\.test(/\S+)")
 
 
 @pytest.fixture
 async def browser(app, client) -> AsyncIterator[Browser]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as http:
         yield Browser(http)
-
-
-async def post_form(browser: Browser, page_path: str, action: str, **fields: str) -> httpx.Response:
-    """Open a page and send its form with `fields` (the CSRF token comes from the page)."""
-    page = await browser.http.get(page_path)
-    assert page.status_code == 200, page.text
-    return await browser.http.post(action, data={**hidden_fields(page.text), **fields})
-
-
-async def events_of(app, event_type: str) -> list[dict]:
-    async with identity_of(app).database.session() as session:
-        rows = await session.execute(text("SELECT payload FROM outbox WHERE type = :type"), {"type": event_type})
-        return [json.loads(row[0]) for row in rows]
-
-
-async def register_and_verify(app, browser: Browser, inbox, email: str) -> None:
-    answer = await post_form(
-        browser, "/registrieren", "/registrieren", email=email, password=PASSWORD, password2=PASSWORD
-    )
-    assert answer.status_code == 200 and "Fast geschafft" in answer.text
-    mail = await inbox.next_to(email)
-    link = _LINK.search(mail.get_payload(decode=True).decode())
-    assert link is not None
-    verified = await browser.http.get(link.group(1))
-    assert verified.status_code == 200 and "bestätigt" in verified.text
 
 
 async def test_registration_sends_a_link_that_verifies_the_address_once(app, browser, inbox):
@@ -106,7 +78,7 @@ async def test_password_reset_sets_a_new_password_and_ends_sessions(app, browser
     unknown = await post_form(browser, "/passwort-vergessen", "/passwort-vergessen", email="niemand@example.org")
     known = await post_form(browser, "/passwort-vergessen", "/passwort-vergessen", email="reset@example.org")
     assert unknown.text == known.text  # the answer does not reveal who has an account
-    link = _LINK.search((await inbox.next_to("reset@example.org")).get_payload(decode=True).decode())
+    link = LINK.search((await inbox.next_to("reset@example.org")).get_payload(decode=True).decode())
     page = local(link.group(1))
     new_password = "ein anderes langes Passwort"
     answer = await post_form(browser, page, "/passwort-zuruecksetzen", password=new_password)
@@ -191,7 +163,7 @@ async def test_an_email_change_applies_once_the_new_address_confirms(app, browse
     assert asked.status_code == 200
     notice = await inbox.next_to("alt@example.org")
     assert "neue E-Mail-Adresse" in notice.get_payload(decode=True).decode()
-    link = _LINK.search((await inbox.next_to("neu2@example.org")).get_payload(decode=True).decode())
+    link = LINK.search((await inbox.next_to("neu2@example.org")).get_payload(decode=True).decode())
     async with identity_of(app).database.session() as session:
         assert (
             await session.scalar(select(func.count()).select_from(Account).where(Account.email == "neu2@example.org"))

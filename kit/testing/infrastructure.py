@@ -3,9 +3,11 @@ out fresh databases on that cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import asyncpg
@@ -71,12 +73,24 @@ class LocalInfrastructure:
             await connection.close()
         return url.render_as_string(hide_password=False)
 
-    async def drop_database(self, url: str) -> None:
-        """Drop a database made by :meth:`create_database`, closing any connection still open."""
+    async def drop_database(self, url: str, *, patience: float = 60.0) -> None:
+        """Drop a database made by :meth:`create_database`, closing any connection still open.
+
+        ``WITH (FORCE)`` cannot end an autovacuum worker (it belongs to the superuser, and PostgreSQL before
+        18 has no role to signal it), which is busy right after a large import: then wait and try again.
+        """
         parsed = make_url(url)
         connection = await asyncpg.connect(_asyncpg_dsn(parsed.set(database="postgres")))
+        deadline = time.monotonic() + patience
         try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            while True:
+                try:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+                    return
+                except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
         finally:
             await connection.close()
 

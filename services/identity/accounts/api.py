@@ -26,11 +26,9 @@ from services.identity.accounts.registration import (
 from services.identity.accounts.second_factor import begin_setup, confirm_setup, has_second_factor
 from services.identity.audit import audit_trail
 from services.identity.login.session import current_session, end_session, login_redirect
-from services.identity.oauth.errors import OAuthError
-from services.identity.oauth.forms import Form, read_form
 from services.identity.oidc.consents import SCOPE_LABELS, list_consents, revoke_consent
 from services.identity.runtime import get_identity
-from services.identity.web.csrf import check_csrf
+from services.identity.web.forms import page_form, signed_in_form, unreadable_form
 from services.identity.web.pages import message_page, render
 
 router = APIRouter(include_in_schema=False)
@@ -54,20 +52,6 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-async def _form(request: Request) -> Form | None:
-    """The posted form after its CSRF check; None if the body is not a readable form."""
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return None
-    check_csrf(get_identity(request), request, form.get("csrf_token"))
-    return form
-
-
-def _bad_form(request: Request) -> Response:
-    return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
-
-
 def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -82,9 +66,9 @@ async def registration_page(request: Request) -> Response:
 async def registration(request: Request) -> Response:
     """Create the account and send the verification link."""
     identity = get_identity(request)
-    form = await _form(request)
+    form = await page_form(request)
     if form is None:
-        return _bad_form(request)
+        return unreadable_form(request)
     email, password, repeated = form.get("email") or "", form.get("password") or "", form.get("password2") or ""
     errors = [problem for problem in (email_problem(email.strip()), password_problem(password, email)) if problem]
     if password != repeated:
@@ -123,9 +107,9 @@ async def forgot_password_page(request: Request) -> Response:
 async def forgot_password(request: Request) -> Response:
     """Send a reset link if the address has an account; the answer is the same either way."""
     identity = get_identity(request)
-    form = await _form(request)
+    form = await page_form(request)
     if form is None:
-        return _bad_form(request)
+        return unreadable_form(request)
     email = (form.get("email") or "").strip()
     if email_problem(email) is None:
         async with identity.database.session() as session, session.begin():
@@ -144,9 +128,9 @@ async def reset_page(request: Request, token: Annotated[str, Query(max_length=12
 async def reset(request: Request) -> Response:
     """Set the new password; every login session of the account ends."""
     identity = get_identity(request)
-    form = await _form(request)
+    form = await page_form(request)
     if form is None:
-        return _bad_form(request)
+        return unreadable_form(request)
     token, password = form.get("token") or "", form.get("password") or ""
     if problem := password_problem(password, None):
         context = {"title": "Neues Passwort", "token": token, "errors": [problem]}
@@ -219,12 +203,10 @@ async def second_factor_setup_page(request: Request) -> Response:
 async def second_factor_setup(request: Request) -> Response:
     """Confirm the setup with a first code from the app."""
     identity = get_identity(request)
-    form = await _form(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ACCOUNT_SECOND_FACTOR)
-    if form is None:
-        return _bad_form(request)
+    signed_in = await signed_in_form(request, continue_to=paths.ACCOUNT_SECOND_FACTOR)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     async with identity.database.session() as session, session.begin():
         confirmed = await confirm_setup(identity, session, login.account_id, form.get("code") or "")
     if not confirmed:
@@ -237,12 +219,10 @@ async def second_factor_setup(request: Request) -> Response:
 async def email_change(request: Request) -> Response:
     """Ask for a new e-mail address (password required); it applies once the link sent to it is followed."""
     identity = get_identity(request)
-    form = await _form(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ACCOUNT)
-    if form is None:
-        return _bad_form(request)
+    signed_in = await signed_in_form(request, continue_to=paths.ACCOUNT)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     new_email = (form.get("email") or "").strip()
     if problem := email_problem(new_email):
         return message_page(request, "E-Mail-Adresse ändern", problem, status_code=422)
@@ -271,12 +251,10 @@ async def email_change_confirmation(request: Request, token: Annotated[str, Quer
 async def consent_revocation(request: Request) -> Response:
     """Withdraw a portal's consent."""
     identity = get_identity(request)
-    form = await _form(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ACCOUNT)
-    if form is None:
-        return _bad_form(request)
+    signed_in = await signed_in_form(request, continue_to=paths.ACCOUNT)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     async with identity.database.session() as session, session.begin():
         await revoke_consent(session, login.account_id, form.get("client_id") or "")
     return RedirectResponse(identity.url(paths.ACCOUNT), status_code=303)
@@ -299,12 +277,10 @@ async def export(request: Request) -> Response:
 async def deletion(request: Request) -> Response:
     """Delete the account after the password is confirmed (or, without one, right after a fresh login)."""
     identity = get_identity(request)
-    form = await _form(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ACCOUNT)
-    if form is None:
-        return _bad_form(request)
+    signed_in = await signed_in_form(request, continue_to=paths.ACCOUNT)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     async with identity.database.session() as session, session.begin():
         account = await session.get(Account, login.account_id, with_for_update=True)
         if account is None or not await verify_password(account.password_hash, form.get("password") or ""):

@@ -25,10 +25,8 @@ from services.identity.accounts.organisations import (
 )
 from services.identity.accounts.registration import email_problem
 from services.identity.login.session import act_for, current_session, login_redirect
-from services.identity.oauth.errors import OAuthError
-from services.identity.oauth.forms import Form, read_form
 from services.identity.runtime import get_identity
-from services.identity.web.csrf import check_csrf
+from services.identity.web.forms import signed_in_form
 from services.identity.web.pages import message_page, render
 
 router = APIRouter(include_in_schema=False)
@@ -40,15 +38,6 @@ def _uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value or "")
     except ValueError:
         return None
-
-
-async def _posted(request: Request) -> Form | None:
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return None
-    check_csrf(get_identity(request), request, form.get("csrf_token"))
-    return form
 
 
 @router.get(paths.ORGANISATIONS)
@@ -113,12 +102,10 @@ async def member_change(request: Request) -> Response:
 async def acting(request: Request) -> Response:
     """Act for an organisation the person is a member of (or, with none chosen, for themself)."""
     identity = get_identity(request)
-    form = await _posted(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ORGANISATIONS)
-    if form is None:
-        return message_page(request, "Organisationen", "Das Formular konnte nicht gelesen werden.", status_code=400)
+    signed_in = await signed_in_form(request, continue_to=paths.ORGANISATIONS)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     organisation_id = _uuid(form.get("organisation_id"))
     if organisation_id is not None:
         async with identity.database.session() as session:
@@ -148,12 +135,10 @@ async def joining(request: Request, token: Annotated[str, Query(max_length=128)]
 
 async def _change(request: Request, action: str) -> Response:
     identity = get_identity(request)
-    form = await _posted(request)
-    login = await current_session(identity, request)
-    if login is None:
-        return login_redirect(identity, continue_to=paths.ORGANISATIONS)
-    if form is None:
-        return message_page(request, "Organisationen", "Das Formular konnte nicht gelesen werden.", status_code=400)
+    signed_in = await signed_in_form(request, continue_to=paths.ORGANISATIONS)
+    if isinstance(signed_in, Response):
+        return signed_in
+    login, form = signed_in
     organisation_id = _uuid(form.get("organisation_id"))
     try:
         async with identity.database.session() as session, session.begin():

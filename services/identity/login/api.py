@@ -17,12 +17,10 @@ from services.identity.login.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE
 from services.identity.login.levels import LEVELS, lowest, satisfies
 from services.identity.login.pending import PENDING_COOKIE, pending_account, pending_token
 from services.identity.login.session import SESSION_COOKIE, safe_continuation, start_session
-from services.identity.oauth.errors import OAuthError
-from services.identity.oauth.forms import read_form
 from services.identity.runtime import get_identity
 from services.identity.web.cookies import cookie_name, delete_cookie, set_cookie
-from services.identity.web.csrf import check_csrf
-from services.identity.web.pages import message_page, render
+from services.identity.web.forms import page_form, unreadable_form
+from services.identity.web.pages import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,11 +46,9 @@ async def login_page(
 async def login(request: Request) -> Response:
     """Check the credentials; on success start a session and continue, else show the form again."""
     identity = get_identity(request)
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
-    check_csrf(identity, request, form.get("csrf_token"))
+    form = await page_form(request)
+    if form is None:
+        return unreadable_form(request)
     continuation, minimum = form.get("weiter"), form.get("acr")
     email, password = form.get("email") or "", form.get("password") or ""
     if not email or not password:
@@ -113,11 +109,9 @@ async def second_factor_page(
 async def second_factor(request: Request) -> Response:
     """Check the code; on success start the session (password and TOTP: two factors)."""
     identity = get_identity(request)
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
-    check_csrf(identity, request, form.get("csrf_token"))
+    form = await page_form(request)
+    if form is None:
+        return unreadable_form(request)
     continuation = form.get("weiter")
     account_id = pending_account(identity, request.cookies.get(cookie_name(identity, PENDING_COOKIE)))
     if account_id is None:

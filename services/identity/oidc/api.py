@@ -36,6 +36,7 @@ from services.identity.oidc.grants import issue_code
 from services.identity.oidc.subjects import account_of_subject
 from services.identity.runtime import Identity, get_identity
 from services.identity.web.csrf import check_csrf
+from services.identity.web.forms import page_form, unreadable_form
 from services.identity.web.pages import message_page, render
 
 router = APIRouter(tags=["openid-connect"])
@@ -92,11 +93,9 @@ async def authorize(request: Request) -> Response:
 async def consent(request: Request) -> Response:
     """The consent form's answer: allow (and continue with a code) or decline (access_denied)."""
     identity = get_identity(request)
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return message_page(request, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.", status_code=400)
-    check_csrf(identity, request, form.get("csrf_token"))
+    form = await page_form(request)
+    if form is None:
+        return unreadable_form(request)
     try:
         parameters = json.loads(form.get("request") or "{}")
         if not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values()):
@@ -165,6 +164,10 @@ async def logout(request: Request) -> Response:
         return message_page(request, "Abmelden", "Die Rücksprungadresse ist nicht registriert.", status_code=400)
     if parameters.get("id_token_hint") is not None and hint is None:
         return message_page(request, "Abmelden", "Der mitgegebene Anmeldenachweis ist ungültig.", status_code=400)
+    if hint is None and not _confirmed(identity, request, parameters):
+        # Without an ID token the request may come from any site: the person confirms (RP-Initiated Logout §2).
+        kept = {name: value for name, value in parameters.items() if name not in ("csrf_token", "confirm")}
+        return render(request, "oidc_logout.html", {"title": "Abmelden", "parameters": kept})
     response: Response
     if target is not None:
         response = RedirectResponse(redirect_with(target, {"state": parameters.get("state")}), status_code=303)
@@ -176,6 +179,14 @@ async def logout(request: Request) -> Response:
             await record_audit(session, ended.account_id, "logout", client_id=client.client_id if client else None)
             await queue_logout_notices(identity, session, ended.sid, ended.account_id)
     return response
+
+
+def _confirmed(identity: Identity, request: Request, parameters: dict[str, str]) -> bool:
+    """Whether this is the person's answer on the confirmation page (a POST with this browser's CSRF token)."""
+    if request.method != "POST" or parameters.get("confirm") != "1":
+        return False
+    check_csrf(identity, request, parameters.get("csrf_token"))
+    return True
 
 
 async def _parameters(request: Request) -> dict[str, str]:

@@ -22,7 +22,7 @@ from services.identity.app import create_app
 from services.identity.clients.models import Client
 from services.identity.oidc.backchannel import LOGOUT_EVENT
 from services.identity.oidc.outbound import ForbiddenTargetError, check_target, is_public
-from tests.services.identity.oidc.flow import REDIRECT_URI, Browser, new_person, query_of
+from tests.services.identity.oidc.flow import REDIRECT_URI, Browser, hidden_fields, new_person, query_of
 from tests.services.identity.support import ISSUER, identity_of, identity_settings, register
 
 
@@ -108,7 +108,12 @@ async def test_logout_sends_a_signed_logout_token_to_the_client(app, client, rec
             "/authorize?" + "&".join(f"{k}={v}" for k, v in query.items()), "bc@example.org"
         )
         assert "code" in query_of(callback)
-        assert (await http.get("/logout")).status_code == 200
+        # Without an ID token hint the person confirms on a page first.
+        confirmation = await http.get("/logout")
+        assert confirmation.status_code == 200 and "Möchten Sie sich abmelden?" in confirmation.text
+        assert receiver.tokens.empty()
+        fields = {**hidden_fields(confirmation.text), "confirm": "1"}
+        assert (await http.post("/logout", data=fields)).status_code == 200
     token = await asyncio.wait_for(receiver.tokens.get(), timeout=15)
     keys = KeySet.import_key_set((await client.get("/jwks")).json())
     decoded = jwt.decode(token, keys)

@@ -242,3 +242,14 @@ async def test_an_idle_session_asks_for_a_login_again(app, client, portal, brows
         )
     answer = await browser.http.get(url.removeprefix(ISSUER))
     assert query_of(answer.headers["location"])["error"] == "login_required"
+
+
+async def test_a_logout_link_from_elsewhere_asks_before_ending_the_session(app, client, portal, browser):
+    await new_person(app, "link@example.org")
+    await log_in_through_portal(app, portal, browser, "link@example.org")
+    page = await browser.http.get("/logout")
+    assert page.status_code == 200 and "Möchten Sie sich abmelden?" in page.text
+    assert (await browser.http.get("/konto")).status_code == 200  # still logged in
+    forged = await browser.http.post("/logout", data={"confirm": "1"})
+    assert forged.status_code == 403  # no CSRF token: not the person's own answer
+    assert (await browser.http.get("/konto")).status_code == 200

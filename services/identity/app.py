@@ -16,6 +16,7 @@ from services.identity.config import Settings
 from services.identity.discovery import router as discovery_router
 from services.identity.keys.api import router as keys_router
 from services.identity.login.api import router as login_router
+from services.identity.login.brokered import router as brokered_login_router
 from services.identity.login.eid import router as eid_login_router
 from services.identity.mail.queue import MailSender
 from services.identity.models import Base
@@ -60,6 +61,7 @@ SPEC = ServiceSpec(
         oidc_router,
         login_router,
         eid_login_router,
+        brokered_login_router,
         accounts_router,
         organisations_router,
         pages_router,

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kit.config import ServiceSettings, service_settings_config
+from services.identity.brokering.upstream import UpstreamProvider
 
 SigningAlgorithm = Literal["ES256", "RS256"]
 
@@ -114,6 +115,11 @@ class Settings(ServiceSettings):
     )
 
     # --- login sessions, trust levels, eID, brokering (services/identity/login, eid, brokering) ---
+    upstream_providers: list[UpstreamProvider] = Field(
+        default=[],
+        description="JSON list of upstream OpenID providers offered on the login page (brokering, e.g. BundID): "
+        "name, label, issuer, client_id, client_secret, scopes, acr_levels, attribute_levels.",
+    )
     eid_server_url: str = Field(
         default="http://127.0.0.1:8010/eIDService/basisdienste",
         description="The eID server's TR-03130 eID-Interface (SOAP) endpoint for this service provider. "

@@ -38,6 +38,8 @@ ACCOUNT_CONSENT_REVOKE = "/konto/zustimmungen/widerrufen"
 # --- login sessions, eID, brokering (services/identity/login, eid, brokering) ---
 LOGIN = "/anmelden"
 LOGIN_SECOND_FACTOR = "/anmelden/zweiter-faktor"
+LOGIN_UPSTREAM = "/anmelden/extern/{name}"
+LOGIN_UPSTREAM_RETURN = "/anmelden/extern/{name}/zurueck"
 LOGIN_EID = "/anmelden/eid"
 LOGIN_EID_TC_TOKEN = "/anmelden/eid/tctoken"  # noqa: S105 - a path
 LOGIN_EID_RETURN = "/anmelden/eid/zurueck"

@@ -173,5 +173,14 @@ def _form(
         + "?"
         + urlencode({"weiter": safe_continuation(continuation) or paths.ACCOUNT}),
         "forgot_url": get_identity(request).url(paths.FORGOT_PASSWORD),
+        "upstreams": [
+            {
+                "label": provider.label,
+                "url": get_identity(request).url(paths.LOGIN_UPSTREAM.format(name=provider.name))
+                + "?"
+                + urlencode({"weiter": safe_continuation(continuation) or paths.ACCOUNT}),
+            }
+            for provider in get_identity(request).settings.upstream_providers
+        ],
     }
     return render(request, "login_password.html", context, status_code=status_code)

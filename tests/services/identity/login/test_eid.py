@@ -3,17 +3,12 @@ from niedrig to hoch for a portal that asks for it, the failure cases, and the p
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from kit.service import Role
@@ -21,35 +16,15 @@ from services.identity.accounts.models import Account
 from services.identity.app import create_app
 from services.identity.eid import messages
 from services.identity.eid.simulator import create_simulator
+from tests.services.identity.login.servers import free_port, serving
 from tests.services.identity.oidc.flow import PASSWORD, REDIRECT_URI, hidden_fields, new_person, query_of
 from tests.services.identity.support import identity_of, identity_settings, register
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI, port: int) -> AsyncIterator[None]:
-    """Serve `app` over real HTTP on 127.0.0.1:`port` while the block runs."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "server did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")
 async def world(identity_url: str) -> AsyncIterator[dict]:
     """identity and the eID simulator, each on its own port."""
-    ports = {"identity": _free_port(), "eid": _free_port()}
+    ports = {"identity": free_port(), "eid": free_port()}
     issuer = f"http://127.0.0.1:{ports['identity']}"
     eid = f"http://127.0.0.1:{ports['eid']}"
     settings = identity_settings(

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pyotp
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import utcnow
@@ -77,12 +76,6 @@ async def verify_second_factor(
         return False
     await throttle.record_success(session, f"totp:{account_id}")
     return True
-
-
-async def remove_second_factor(session: AsyncSession, account_id: uuid.UUID) -> None:
-    """Switch the second factor off."""
-    await session.execute(delete(TotpCredential).where(TotpCredential.account_id == account_id))
-    await record_audit(session, account_id, "second_factor_removed")
 
 
 def _accept(identity: Identity, credential: TotpCredential, code: str) -> bool:
